@@ -1,0 +1,28 @@
+"""ketsim: agent-based virtual-trial simulator for low-dose ketamine in chronic pain.
+
+``import ketsim`` stays light: heavy parts are imported where they are used.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "load_scenario",
+    "parse_scenario",
+    "simulate_pk",
+]
+
+
+def __getattr__(name: str):
+    # lazy public API: keeps `import ketsim` fast and headless
+    if name in ("load_scenario", "parse_scenario"):
+        from ketsim import scenario
+
+        return getattr(scenario, name)
+    if name == "simulate_pk":
+        from ketsim.pk.simulate import simulate_pk
+
+        return simulate_pk
+    raise AttributeError(f"module 'ketsim' has no attribute {name!r}")

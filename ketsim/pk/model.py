@@ -48,6 +48,7 @@ INFUSION_ROUTES = ("iv", "subcutaneous")
 BOLUS_ROUTES = ("iv", "oral", "sublingual", "intranasal", "subcutaneous", "intramuscular")
 CORE_STATES = ("K1", "K2", "K3", "T1", "T2", "N1", "N2", "EF", "ES")
 OUTPUTS = ("ketamine", "norketamine", "ce_fast", "ce_slow")
+AUC_OUTPUTS = ("auc_ketamine", "auc_norketamine")
 N_ETA = 4  # eta columns: CL, V1, CL_NK, MTT
 
 
@@ -63,12 +64,15 @@ class PKSwitches:
         ``"null"`` sets every diplotype to full activity (Rao 2016 found no in-vivo effect).
     r_inhibits_s : in the racemate, R-ketamine lowers S-ketamine clearance by 30% (Ihmsen 2001, L).
     iiv : log-normal between-patient variability on CL, V1, CL_NK and MTT.
+    intranasal : ``"huge2010"`` (nasal fraction calibrated to Huge 2010's Cmax) or
+        ``"perez_ruixo2021"`` (nasal fraction 0.54 per spray).
     """
 
     sex_effect: bool = True
     cyp2b6_effect: Literal["in_vitro", "null"] = "in_vitro"
     r_inhibits_s: bool = False
     iiv: bool = True
+    intranasal: Literal["huge2010", "perez_ruixo2021"] = "huge2010"
 
 
 @dataclass
@@ -214,7 +218,10 @@ def individual_parameters(
         ke0_slow=np.full(p, prm.ln2 / prm.T_HALF_SLOW_H),
         f_hepatic=qh / (qh + clint),
         f_gut=f_gut,
-        extra={"f_abs_oral": hp.f_abs_oral},
+        extra={
+            "f_abs_oral": hp.f_abs_oral,
+            "routes": {**prm.ROUTES, "intranasal": prm.ROUTE_ALTERNATIVES["intranasal"][sw.intranasal]},
+        },
     )
 
 
@@ -256,11 +263,14 @@ def build_system(
     infusion_routes: tuple[str, ...] = ("iv",),
     bolus_routes: tuple[str, ...] = (),
     with_sinks: bool = False,
+    with_auc: bool = False,
 ) -> LinearSystem:
     """Assemble the linear system of one enantiomer for the routes a regimen uses.
 
     Only the depots of the routes used are included, so an IV-only regimen has 9 states.
     ``with_sinks`` adds two states that collect eliminated drug, for mass-balance checks.
+    ``with_auc`` adds two integrator states and outputs, ``auc_ketamine`` and
+    ``auc_norketamine`` (ng·h/mL since the first event), so that AUCs are exact.
     """
     for r in infusion_routes:
         if r not in INFUSION_ROUTES:
@@ -269,8 +279,9 @@ def build_system(
         if r not in BOLUS_ROUTES:
             raise ValueError(f"bolus route {r!r} not supported; allowed: {BOLUS_ROUTES}")
     routes = set(infusion_routes) | set(bolus_routes)
+    route_params = ip.extra.get("routes", prm.ROUTES)
     states = list(CORE_STATES)
-    swallow = any(prm.ROUTES[r].f_swallowed > 0 for r in routes if r in prm.ROUTES)
+    swallow = any(route_params[r].f_swallowed > 0 for r in routes if r in route_params)
     if swallow or "oral" in routes:
         states.append("GUT")
     for r in ("sublingual", "intranasal", "subcutaneous", "intramuscular"):
@@ -278,6 +289,8 @@ def build_system(
             states.append(_DEPOT[r])
     if with_sinks:
         states += ["SK", "SN"]
+    if with_auc:
+        states += ["AK", "AN"]
     s = {name: i for i, name in enumerate(states)}
     p = ip.v1.shape[0]
     n = len(states)
@@ -311,7 +324,7 @@ def build_system(
         A[:, s[e], s["K1"]] += ke0 / ip.v1
         A[:, s[e], s[e]] -= ke0
     if "GUT" in s:
-        ka = prm.ROUTES["oral"].ka_per_h
+        ka = route_params["oral"].ka_per_h
         fsys = ip.f_gut * ip.f_hepatic  # escapes gut wall and liver
         A[:, s["GUT"], s["GUT"]] -= ka
         A[:, s["K1"], s["GUT"]] += ka * fsys
@@ -321,7 +334,7 @@ def build_system(
             A[:, s["SK"], s["GUT"]] += ka * (1.0 - fsys) * (1.0 - ip.fm)
     for r, d in _DEPOT.items():
         if d in s:
-            flow(d, "K1", np.full(p, prm.ROUTES[r].ka_per_h))
+            flow(d, "K1", np.full(p, route_params[r].ka_per_h))
 
     def input_vector(route: str) -> np.ndarray:
         """Where 1 mg given by ``route`` lands (the rest is never absorbed)."""
@@ -329,7 +342,7 @@ def build_system(
         if route == "iv":
             v[:, s["K1"]] = 1.0
             return v
-        rp = prm.ROUTES[route]
+        rp = route_params[route]
         if route != "oral":
             v[:, s[_DEPOT[route]]] = rp.f_mucosal
         if rp.f_swallowed > 0:
@@ -342,9 +355,18 @@ def build_system(
     Bb = np.stack([input_vector(r) for r in bolus_routes], axis=-1) if bolus_routes else (
         np.zeros((p, n, 0))
     )
-    C = np.zeros((p, len(OUTPUTS), n))
+    outputs = OUTPUTS + (AUC_OUTPUTS if with_auc else ())
+    C = np.zeros((p, len(outputs), n))
     C[:, 0, s["K1"]] = 1000.0 / ip.v1  # mg/L -> ng/mL
     C[:, 1, s["N1"]] = 1000.0 / ip.vn1
     C[:, 2, s["EF"]] = 1000.0
     C[:, 3, s["ES"]] = 1000.0
-    return LinearSystem(A, B, Bb, C, tuple(states), tuple(infusion_routes), tuple(bolus_routes))
+    if with_auc:
+        # integrators of the plasma concentrations (ng/mL * h), read as outputs
+        A[:, s["AK"], s["K1"]] = 1000.0 / ip.v1
+        A[:, s["AN"], s["N1"]] = 1000.0 / ip.vn1
+        C[:, 4, s["AK"]] = 1.0
+        C[:, 5, s["AN"]] = 1.0
+    return LinearSystem(
+        A, B, Bb, C, tuple(states), tuple(infusion_routes), tuple(bolus_routes), outputs
+    )

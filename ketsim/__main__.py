@@ -1,0 +1,5 @@
+import sys
+
+from ketsim.cli import main
+
+sys.exit(main())

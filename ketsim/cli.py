@@ -1,0 +1,155 @@
+"""Command line: ``ketsim scenario validate|show``, ``ketsim pk``, ``ketsim bench pk``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from ketsim.scenario import ScenarioError, dump_scenario, load_scenario
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def _fail(problems: list[str], source: str) -> int:
+    for line in problems:
+        print(f"{source}: {line}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _cmd_validate(args) -> int:
+    try:
+        sc = load_scenario(args.file)
+    except ScenarioError as err:
+        return _fail(err.problems, args.file)
+    print(f"{args.file}: OK (scenario '{sc.name}', {len(sc.regimens)} regimen(s))")
+    return EXIT_OK
+
+
+def _cmd_show(args) -> int:
+    try:
+        sc = load_scenario(args.file)
+    except ScenarioError as err:
+        return _fail(err.problems, args.file)
+    if args.resolved:
+        sys.stdout.write(dump_scenario(sc))
+    else:
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(sc.model_dump(mode="json", exclude_unset=True),
+                                        sort_keys=False, allow_unicode=True))
+    return EXIT_OK
+
+
+def _cmd_pk(args) -> int:
+    import pandas as pd
+
+    from ketsim.io import versions, write_json_atomic, write_parquet_atomic, write_text_atomic
+    from ketsim.pk.simulate import simulate_pk
+
+    try:
+        sc = load_scenario(args.file)
+    except ScenarioError as err:
+        return _fail(err.problems, args.file)
+    out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-pk"
+    t0 = time.perf_counter()
+    res = simulate_pk(sc, seed=args.seed)
+    t_sim = time.perf_counter() - t0
+    summary = res.summary()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_parquet_atomic(out / "concentrations.parquet", res.to_frame())
+        write_parquet_atomic(out / "summary.parquet", summary)
+        write_parquet_atomic(out / "patients.parquet", res.population.to_frame())
+        write_text_atomic(out / "scenario.resolved.yaml", dump_scenario(sc))
+        write_json_atomic(
+            out / "manifest.json",
+            {
+                "command": "pk",
+                "argv": sys.argv,
+                "scenario": sc.name,
+                "seed_entropy": res.entropy,
+                "patients": res.population.n,
+                "output_times": int(res.times.size),
+                "versions": versions(),
+                "timings_s": {"simulate": t_sim, "total": time.perf_counter() - t0},
+                "files": ["concentrations.parquet", "summary.parquet", "patients.parquet",
+                          "scenario.resolved.yaml"],
+            },
+        )
+    except OSError as err:
+        print(f"ketsim pk: cannot write to {out}: {err.strerror or err}", file=sys.stderr)
+        return EXIT_ERROR
+    if not args.quiet:
+        with pd.option_context("display.width", 160, "display.max_columns", 20):
+            cols = [c for c in summary.columns if c != "patient"]
+            shown = summary.head(args.rows)
+            print(f"scenario {sc.name}: {res.population.n} patients, seed {res.entropy}, "
+                  f"{res.times.size} output times, simulated in {t_sim:.2f} s")
+            print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+            if len(summary) > args.rows:
+                print(f"... {len(summary) - args.rows} more patients; population:")
+                print(summary[cols].describe(percentiles=[0.05, 0.5, 0.95]).T[
+                    ["mean", "std", "5%", "50%", "95%"]].to_string(float_format=lambda v: f"{v:.4g}"))
+        print(f"wrote {out}/concentrations.parquet, summary.parquet, patients.parquet, manifest.json")
+    return EXIT_OK
+
+
+def _cmd_bench(args) -> int:
+    from ketsim.bench import bench_pk
+
+    if args.what != "pk":
+        print(f"ketsim bench: unknown benchmark {args.what!r}; available: pk", file=sys.stderr)
+        return EXIT_USAGE
+    r = bench_pk(patients=args.patients, repeats=args.repeats)
+    if args.json:
+        print(json.dumps(r))
+    else:
+        print(f"{r['workload']}: {r['patients']} patients x {r['output_times']} times "
+              f"in {r['seconds']:.3f} s -> {r['subjects_per_s']:,.0f} subjects/s")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ketsim", description="Virtual ketamine trials for chronic pain.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sc = sub.add_parser("scenario", help="check or print a scenario file")
+    scs = sc.add_subparsers(dest="action", required=True)
+    v = scs.add_parser("validate", help="exit 0 if FILE is a valid scenario, 2 with problems")
+    v.add_argument("file")
+    v.set_defaults(func=_cmd_validate)
+    s = scs.add_parser("show", help="print a scenario")
+    s.add_argument("file")
+    s.add_argument("--resolved", action="store_true", help="fill in every default")
+    s.set_defaults(func=_cmd_show)
+
+    pk = sub.add_parser("pk", help="population PK of a scenario -> parquet tables")
+    pk.add_argument("file")
+    pk.add_argument("--out", help="output directory (default runs/<scenario>-pk)")
+    pk.add_argument("--seed", type=int, help="root seed (default: the scenario's, else random)")
+    pk.add_argument("--rows", type=int, default=20, help="patients to print (default 20)")
+    pk.add_argument("--quiet", action="store_true")
+    pk.set_defaults(func=_cmd_pk)
+
+    b = sub.add_parser("bench", help="performance benchmarks")
+    b.add_argument("what", help="pk")
+    b.add_argument("--json", action="store_true", help="one JSON line")
+    b.add_argument("--patients", type=int, default=10_000)
+    b.add_argument("--repeats", type=int, default=3)
+    b.set_defaults(func=_cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "seed", None) is not None and args.seed < 0:
+        parser.error("--seed must be >= 0")
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,394 @@
+"""Scenario schema (v0): validated once at the boundary, frozen, recorded with every run.
+
+A scenario is a YAML file read with a safe loader. Unknown keys are rejected; quantities carry
+units (``"20 mg/h"``, ``"0.2 mg/kg"``, ``"1.2 µg/kg/min"``, ``"100 h"``) and are converted to
+ketsim's internal units here, once. Every problem is reported as one line naming its YAML path::
+
+    regimens[0].rate: must be > 0 (got '0 mg/h')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ketsim.pk.parameters import COMEDICATIONS, CYP2B6_DIPLOTYPE_ACTIVITY, PARAMETER_SETS
+from ketsim.units import Amount, Rate, parse_amount, parse_duration_h, parse_rate
+
+__all__ = [
+    "PopulationSpec",
+    "RegimenSpec",
+    "Scenario",
+    "ScenarioError",
+    "SwitchesSpec",
+    "dump_scenario",
+    "load_scenario",
+    "parse_scenario",
+]
+
+SCHEMA_VERSION = 0
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be used; ``problems`` holds one ``path: message`` line each."""
+
+    def __init__(self, problems: list[str], source: str = "") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__("\n".join(problems))
+
+
+def _amount(v: Any) -> Amount:
+    return v if isinstance(v, Amount) else parse_amount(v)
+
+
+def _rate(v: Any) -> Rate:
+    return v if isinstance(v, Rate) else parse_rate(v)
+
+
+def _hours(v: Any) -> float:
+    return float(v) if isinstance(v, float) else parse_duration_h(v)
+
+
+AmountField = Annotated[Amount, BeforeValidator(_amount), PlainSerializer(str, return_type=str)]
+RateField = Annotated[Rate, BeforeValidator(_rate), PlainSerializer(str, return_type=str)]
+HoursField = Annotated[
+    float, BeforeValidator(_hours), PlainSerializer(lambda h: f"{h:g} h", return_type=str)
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+Route = Literal[
+    "iv_infusion",
+    "iv_bolus",
+    "oral",
+    "sublingual",
+    "intranasal",
+    "subcutaneous",
+    "subcutaneous_infusion",
+    "intramuscular",
+]
+INFUSION_ROUTES = {"iv_infusion": "iv", "subcutaneous_infusion": "subcutaneous"}
+BOLUS_ROUTES = {
+    "iv_bolus": "iv",
+    "oral": "oral",
+    "sublingual": "sublingual",
+    "intranasal": "intranasal",
+    "subcutaneous": "subcutaneous",
+    "intramuscular": "intramuscular",
+}
+
+
+class RegimenSpec(_Frozen):
+    """One dosing instruction, possibly repeated.
+
+    Infusions (``iv_infusion``, ``subcutaneous_infusion``) take a ``rate`` and a ``duration``, or an
+    ``amount`` given over a ``duration``. Every other route takes an ``amount`` given at once.
+    ``repeats`` copies the instruction every ``interval``.
+    """
+
+    route: Route = Field(description="route of administration")
+    amount: AmountField | None = Field(None, description="dose per administration (mg or mg/kg)")
+    rate: RateField | None = Field(
+        None, description="infusion rate (mg/h, mg/kg/h, µg/kg/min, ...)"
+    )
+    start: HoursField = Field(0.0, description="time of the first administration")
+    duration: HoursField | None = Field(None, description="infusion duration")
+    repeats: int = Field(1, ge=1, le=10000, description="number of administrations")
+    interval: HoursField | None = Field(None, description="time between repeated administrations")
+
+    @field_validator("amount")
+    @classmethod
+    def _positive_amount(cls, v: Amount | None) -> Amount | None:
+        if v is not None and not v.value > 0:
+            raise ValueError(f"must be > 0 (got '{v}')")
+        return v
+
+    @field_validator("rate")
+    @classmethod
+    def _positive_rate(cls, v: Rate | None) -> Rate | None:
+        if v is not None and not v.value > 0:
+            raise ValueError(f"must be > 0 (got '{v}')")
+        return v
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, v: float) -> float:
+        if not v >= 0:
+            raise ValueError(f"must be >= 0 h (got {v:g} h)")
+        return v
+
+    @field_validator("duration", "interval")
+    @classmethod
+    def _positive_time(cls, v: float | None) -> float | None:
+        if v is not None and not v > 0:
+            raise ValueError(f"must be > 0 h (got {v:g} h)")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RegimenSpec:
+        infusion = self.route in INFUSION_ROUTES
+        if infusion:
+            if self.duration is None:
+                raise ValueError(f"route {self.route} needs a 'duration'")
+            if (self.rate is None) == (self.amount is None):
+                raise ValueError(
+                    f"route {self.route} needs exactly one of 'rate' or 'amount' (over 'duration')"
+                )
+        else:
+            if self.amount is None:
+                raise ValueError(f"route {self.route} needs an 'amount'")
+            if self.rate is not None or self.duration is not None:
+                raise ValueError(
+                    f"route {self.route} is given at once: use 'amount' without 'rate'/'duration'"
+                    " (infusions: iv_infusion, subcutaneous_infusion)"
+                )
+        if self.repeats > 1:
+            if self.interval is None:
+                raise ValueError("'repeats' > 1 needs an 'interval'")
+            if infusion and self.interval < self.duration:
+                raise ValueError(
+                    f"'interval' ({self.interval:g} h) is shorter than 'duration' "
+                    f"({self.duration:g} h): repeated infusions would overlap"
+                )
+        return self
+
+    def rate_mg_per_h(self, weight_kg):
+        """Infusion rate in mg/h for the given weight(s)."""
+        if self.rate is not None:
+            return self.rate.mg_per_h(weight_kg)
+        return self.amount.mg(weight_kg) / self.duration
+
+    def start_times(self) -> list[float]:
+        """Start times (h) of every administration."""
+        return [self.start + i * (self.interval or 0.0) for i in range(self.repeats)]
+
+
+class Distribution(_Frozen):
+    """A normal distribution truncated to [min, max]."""
+
+    mean: float
+    sd: float = Field(ge=0)
+    min: float
+    max: float
+
+    @model_validator(mode="after")
+    def _order(self) -> Distribution:
+        if not self.min <= self.mean <= self.max:
+            raise ValueError(f"needs min <= mean <= max (got {self.min}, {self.mean}, {self.max})")
+        return self
+
+
+Ancestry = Literal["european", "east_asian", "african"]
+Diplotype = Literal[tuple(CYP2B6_DIPLOTYPE_ACTIVITY)]  # type: ignore[valid-type]
+ComedicationName = Literal[tuple(COMEDICATIONS)]  # type: ignore[valid-type]
+
+
+class PopulationSpec(_Frozen):
+    """Who the virtual patients are (PK covariates in schema v0).
+
+    Defaults describe the CRPS-1 population of Sigtermans 2009 (Pain 145:304): 48 of 60 women,
+    age 46 ± 12 y, weight 79 ± 19 kg (MODEL.md §1).
+    """
+
+    n: int = Field(20, ge=1, le=10_000_000, description="number of patients")
+    weight_kg: Distribution = Field(
+        Distribution(mean=79.0, sd=19.0, min=40.0, max=160.0),
+        description="body weight, kg (Sigtermans 2009: 79 ± 19)",
+    )
+    age_years: Distribution = Field(
+        Distribution(mean=46.0, sd=12.0, min=18.0, max=85.0),
+        description="age, years (Sigtermans 2009: 46 ± 12)",
+    )
+    female_fraction: float = Field(0.8, ge=0, le=1, description="Sigtermans 2009: 48/60")
+    ancestry: dict[Ancestry, float] = Field(
+        {"european": 1.0}, description="ancestry mix; drives CYP2B6 allele frequencies"
+    )
+    cyp2b6: Literal["hardy_weinberg"] | Diplotype = Field(
+        "hardy_weinberg", description="'hardy_weinberg' or one fixed diplotype for everyone"
+    )
+    comedication: dict[ComedicationName, float] = Field(
+        {}, description="fraction of patients taking each co-medication"
+    )
+    typical: bool = Field(
+        False, description="every patient is the typical 70-kg man with no IIV (PK checks)"
+    )
+
+    @field_validator("ancestry")
+    @classmethod
+    def _mix(cls, v: dict[str, float]) -> dict[str, float]:
+        if any(x < 0 for x in v.values()) or abs(sum(v.values()) - 1.0) > 1e-9:
+            raise ValueError(f"fractions must be >= 0 and sum to 1 (got {dict(v)})")
+        return v
+
+    @field_validator("comedication")
+    @classmethod
+    def _fractions(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {k: x for k, x in v.items() if not 0 <= x <= 1}
+        if bad:
+            raise ValueError(f"fractions must lie in [0, 1] (got {bad})")
+        return v
+
+
+class SwitchesSpec(_Frozen):
+    """Uncertain assumptions, exposed as switches (MODEL.md §2)."""
+
+    sex_effect_on_clearance: bool = Field(
+        True, description="women clear S-K/S-NK x1.20 (Sigtermans 2009); off: Perez-Ruixo 2021"
+    )
+    cyp2b6_effect: Literal["in_vitro", "null"] = Field(
+        "in_vitro", description="diplotype activities from Li 2013 in vitro, or no effect"
+    )
+    r_inhibits_s: bool = Field(
+        False, description="R-ketamine lowers S-ketamine clearance 30% (Ihmsen 2001)"
+    )
+    iiv: bool = Field(True, description="between-patient variability in PK parameters")
+    intranasal: Literal["huge2010", "perez_ruixo2021"] = Field(
+        "huge2010",
+        description="nasal fraction calibrated to Huge 2010 (0.247) or Perez-Ruixo 2021 (0.54)",
+    )
+
+
+class OutputSpec(_Frozen):
+    """Time grid on which concentrations are reported."""
+
+    step: HoursField = Field(1.0, description="output interval")
+    end: HoursField = Field(12 * 168.0, description="last output time")
+
+    @model_validator(mode="after")
+    def _grid(self) -> OutputSpec:
+        if not self.step > 0:
+            raise ValueError("'step' must be > 0 h")
+        if not self.end >= 0:
+            raise ValueError("'end' must be >= 0 h")
+        if self.end / self.step > 5e6:
+            raise ValueError("the output grid has more than 5,000,000 points: raise 'step'")
+        return self
+
+
+class Scenario(_Frozen):
+    """A ketsim scenario (schema v0: a population PK run)."""
+
+    schema_version: Literal[0] = Field(0, description="scenario schema version")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
+    description: str = ""
+    reference: str | None = Field(None, description="citation of the trial a scenario encodes")
+    drug: Literal["S-ketamine", "racemic"] = "S-ketamine"
+    parameter_set: Literal[tuple(PARAMETER_SETS)] = Field(  # type: ignore[valid-type]
+        "noppers2011", description="PK parameter set (Noppers 2011 or Simons 2022)"
+    )
+    population: PopulationSpec = PopulationSpec()
+    regimens: list[RegimenSpec] = Field(min_length=1)
+    switches: SwitchesSpec = SwitchesSpec()
+    output: OutputSpec = OutputSpec()
+    seed: int | None = Field(None, ge=0, description="root seed; recorded when auto-generated")
+
+
+# -- reading and writing ---------------------------------------------------------------------------
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model class that owns the mapping at ``loc`` (for 'allowed keys' hints)."""
+    model: Any = Scenario
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        ann = field.annotation
+        # unwrap list[X] / X | None
+        for _ in range(3):
+            args = getattr(ann, "__args__", None)
+            if args and not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+                ann = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), ann)
+        model = ann
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _problems(err: ValidationError) -> list[str]:
+    lines = []
+    for e in err.errors():
+        loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith("function-")))
+        # union branches add their type name to the path; drop them
+        loc = tuple(x for x in loc if x not in ("Amount", "Rate", "float", "literal['hardy_weinberg']"))
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            owner = _model_at(loc[:-1])
+            allowed = ", ".join(owner.model_fields) if owner else ""
+            msg = "unknown key" + (f"; allowed: {allowed}" if allowed else "")
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        elif e["type"] == "literal_error":
+            msg = msg.replace("Input should be", "must be one of")
+        lines.append(f"{_loc(loc)}: {msg}")
+    return lines
+
+
+def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
+    """Validate a mapping (as read from YAML) into a frozen :class:`Scenario`.
+
+    Raises
+    ------
+    ScenarioError
+        With one ``path: message`` line per problem.
+    """
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            [f"(top level): a scenario must be a mapping of keys, got {type(data).__name__}"],
+            source,
+        )
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(_problems(err), source) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file (safe loader)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ScenarioError([f"(file): cannot read {path}: {err.strerror or err}"], str(path)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
+        problem = getattr(err, "problem", None) or str(err)
+        raise ScenarioError([f"(yaml): syntax error at {where}: {problem}"], str(path)) from None
+    return parse_scenario(data, str(path))
+
+
+def dump_scenario(scenario: Scenario) -> str:
+    """The scenario as YAML with every default filled in (re-loadable)."""
+    data = scenario.model_dump(mode="json")
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

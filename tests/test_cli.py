@@ -1,0 +1,78 @@
+"""Command line: exit codes, messages and the files `ketsim pk` writes."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ketsim.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "scenarios").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_shipped_scenarios_validate(path, capsys):
+    """Every scenario shipped in scenarios/ is valid."""
+    assert main(["scenario", "validate", str(path)]) == 0
+
+
+def test_bad_file_exits_2_with_paths(tmp_path, capsys):
+    """A bad scenario exits 2 with one path-named line per problem and no traceback."""
+    f = tmp_path / "bad.yaml"
+    f.write_text(
+        "name: bad\nregimens:\n  - route: iv_infusion\n    rate: 0 mg/h\n    duration: 1 h\n"
+        "  - route: oral\n    amount: 5 mg\n    speed: 3\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "ketsim", "scenario", "validate", str(f)],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines == [
+        f"{f}: regimens[0].rate: must be > 0 (got '0 mg/h')",
+        f"{f}: regimens[1].speed: unknown key; allowed: route, amount, rate, start, duration, "
+        "repeats, interval",
+    ]
+    assert "Traceback" not in proc.stderr
+
+
+def test_show_resolved(capsys):
+    """`show --resolved` prints every default."""
+    assert main(["scenario", "show", str(EXAMPLES[0]), "--resolved"]) == 0
+    out = capsys.readouterr().out
+    assert "switches:" in out and "sex_effect_on_clearance: true" in out
+
+
+def test_pk_writes_tables(tmp_path, capsys):
+    """`ketsim pk` writes concentrations, summary, patients, resolved scenario and manifest."""
+    src = ROOT / "scenarios" / "examples" / "sigtermans_infusion_pk.yaml"
+    sc = tmp_path / "s.yaml"
+    sc.write_text(src.read_text().replace("n: 200", "n: 7"))
+    out = tmp_path / "out"
+    assert main(["pk", str(sc), "--out", str(out), "--seed", "5"]) == 0
+    conc = pd.read_parquet(out / "concentrations.parquet")
+    assert list(conc.columns) == ["patient", "time_h", "ketamine_ng_ml", "norketamine_ng_ml",
+                                  "ce_fast_ng_ml", "ce_slow_ng_ml"]
+    assert len(conc) == 7 * (12 * 168 + 1)
+    summary = pd.read_parquet(out / "summary.parquet")
+    assert (summary.ketamine_cmax_ng_ml > 50).all()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed_entropy"] == 5 and manifest["versions"]["numpy"]
+    printed = capsys.readouterr().out
+    assert "ketamine_cmax_ng_ml" in printed
+    # the same seed gives identical tables
+    out2 = tmp_path / "out2"
+    assert main(["pk", str(sc), "--out", str(out2), "--seed", "5", "--quiet"]) == 0
+    pd.testing.assert_frame_equal(conc, pd.read_parquet(out2 / "concentrations.parquet"))
+
+
+def test_bench_json_small(capsys):
+    """`bench pk --json` prints one JSON line with subjects_per_s."""
+    assert main(["bench", "pk", "--json", "--patients", "50", "--repeats", "1"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["subjects_per_s"] > 0 and r["patients"] == 50
