@@ -38,8 +38,11 @@ def _cmd_show(args) -> int:
     else:
         import yaml
 
-        sys.stdout.write(yaml.safe_dump(sc.model_dump(mode="json", exclude_unset=True),
-                                        sort_keys=False, allow_unicode=True))
+        sys.stdout.write(
+            yaml.safe_dump(
+                sc.model_dump(mode="json", exclude_unset=True), sort_keys=False, allow_unicode=True
+            )
+        )
     return EXIT_OK
 
 
@@ -75,8 +78,12 @@ def _cmd_pk(args) -> int:
                 "output_times": int(res.times.size),
                 "versions": versions(),
                 "timings_s": {"simulate": t_sim, "total": time.perf_counter() - t0},
-                "files": ["concentrations.parquet", "summary.parquet", "patients.parquet",
-                          "scenario.resolved.yaml"],
+                "files": [
+                    "concentrations.parquet",
+                    "summary.parquet",
+                    "patients.parquet",
+                    "scenario.resolved.yaml",
+                ],
             },
         )
     except OSError as err:
@@ -86,14 +93,22 @@ def _cmd_pk(args) -> int:
         with pd.option_context("display.width", 160, "display.max_columns", 20):
             cols = [c for c in summary.columns if c != "patient"]
             shown = summary.head(args.rows)
-            print(f"scenario {sc.name}: {res.population.n} patients, seed {res.entropy}, "
-                  f"{res.times.size} output times, simulated in {t_sim:.2f} s")
+            print(
+                f"scenario {sc.name}: {res.population.n} patients, seed {res.entropy}, "
+                f"{res.times.size} output times, simulated in {t_sim:.2f} s"
+            )
             print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
             if len(summary) > args.rows:
                 print(f"... {len(summary) - args.rows} more patients; population:")
-                print(summary[cols].describe(percentiles=[0.05, 0.5, 0.95]).T[
-                    ["mean", "std", "5%", "50%", "95%"]].to_string(float_format=lambda v: f"{v:.4g}"))
-        print(f"wrote {out}/concentrations.parquet, summary.parquet, patients.parquet, manifest.json")
+                print(
+                    summary[cols]
+                    .describe(percentiles=[0.05, 0.5, 0.95])
+                    .T[["mean", "std", "5%", "50%", "95%"]]
+                    .to_string(float_format=lambda v: f"{v:.4g}")
+                )
+        print(
+            f"wrote {out}/concentrations.parquet, summary.parquet, patients.parquet, manifest.json"
+        )
     return EXIT_OK
 
 
@@ -107,13 +122,17 @@ def _cmd_bench(args) -> int:
     if args.json:
         print(json.dumps(r))
     else:
-        print(f"{r['workload']}: {r['patients']} patients x {r['output_times']} times "
-              f"in {r['seconds']:.3f} s -> {r['subjects_per_s']:,.0f} subjects/s")
+        print(
+            f"{r['workload']}: {r['patients']} patients x {r['output_times']} times "
+            f"in {r['seconds']:.3f} s -> {r['subjects_per_s']:,.0f} subjects/s"
+        )
     return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ketsim", description="Virtual ketamine trials for chronic pain.")
+    p = argparse.ArgumentParser(
+        prog="ketsim", description="Virtual ketamine trials for chronic pain."
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     sc = sub.add_parser("scenario", help="check or print a scenario file")

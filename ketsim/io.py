@@ -12,10 +12,25 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["versions", "write_bytes_atomic", "write_json_atomic", "write_parquet_atomic",
-           "write_text_atomic"]
+__all__ = [
+    "versions",
+    "write_bytes_atomic",
+    "write_json_atomic",
+    "write_parquet_atomic",
+    "write_text_atomic",
+]
 
-_PACKAGES = ("ketsim", "numpy", "scipy", "pandas", "pyarrow", "pydantic", "pyyaml", "mesa", "joblib")
+_PACKAGES = (
+    "ketsim",
+    "numpy",
+    "scipy",
+    "pandas",
+    "pyarrow",
+    "pydantic",
+    "pyyaml",
+    "mesa",
+    "joblib",
+)
 
 
 def _atomic(path: Path, write) -> None:

@@ -19,7 +19,9 @@ __all__ = ["build_plan", "routes_used"]
 
 def routes_used(regimens: Sequence[RegimenSpec]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(infusion routes, bolus routes) of the PK model, in a fixed order."""
-    inf = tuple(dict.fromkeys(INFUSION_ROUTES[r.route] for r in regimens if r.route in INFUSION_ROUTES))
+    inf = tuple(
+        dict.fromkeys(INFUSION_ROUTES[r.route] for r in regimens if r.route in INFUSION_ROUTES)
+    )
     bol = tuple(dict.fromkeys(BOLUS_ROUTES[r.route] for r in regimens if r.route in BOLUS_ROUTES))
     return inf, bol
 

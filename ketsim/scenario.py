@@ -326,7 +326,9 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
         for _ in range(3):
             args = getattr(ann, "__args__", None)
             if args and not (isinstance(ann, type) and issubclass(ann, BaseModel)):
-                ann = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), ann)
+                ann = next(
+                    (a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), ann
+                )
         model = ann
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
@@ -336,7 +338,9 @@ def _problems(err: ValidationError) -> list[str]:
     for e in err.errors():
         loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith("function-")))
         # union branches add their type name to the path; drop them
-        loc = tuple(x for x in loc if x not in ("Amount", "Rate", "float", "literal['hardy_weinberg']"))
+        loc = tuple(
+            x for x in loc if x not in ("Amount", "Rate", "float", "literal['hardy_weinberg']")
+        )
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             owner = _model_at(loc[:-1])
@@ -377,7 +381,9 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise ScenarioError([f"(file): cannot read {path}: {err.strerror or err}"], str(path)) from None
+        raise ScenarioError(
+            [f"(file): cannot read {path}: {err.strerror or err}"], str(path)
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:

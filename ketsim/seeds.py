@@ -1,6 +1,7 @@
 """The seed tree: one root ``SeedSequence`` per run, fixed child streams per purpose.
 
-Replicate ``r`` uses ``SeedSequence(entropy, spawn_key=(r,))``; inside it, purpose ``k`` (population,
+Replicate ``r`` uses ``SeedSequence(entropy, spawn_key=(r,))``; inside it, purpose ``k``
+(population,
 randomisation, behaviour, measurement) uses ``spawn_key=(r, k)`` and an attribute ``a`` of that
 purpose ``spawn_key=(r, k, a)``. A stream depends only on its key, so adding a model part never
 reshuffles the others, any replicate can be re-run alone, and arms or designs compared in one sweep

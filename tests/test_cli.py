@@ -29,7 +29,8 @@ def test_bad_file_exits_2_with_paths(tmp_path, capsys):
     )
     proc = subprocess.run(
         [sys.executable, "-m", "ketsim", "scenario", "validate", str(f)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
@@ -56,8 +57,14 @@ def test_pk_writes_tables(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["pk", str(sc), "--out", str(out), "--seed", "5"]) == 0
     conc = pd.read_parquet(out / "concentrations.parquet")
-    assert list(conc.columns) == ["patient", "time_h", "ketamine_ng_ml", "norketamine_ng_ml",
-                                  "ce_fast_ng_ml", "ce_slow_ng_ml"]
+    assert list(conc.columns) == [
+        "patient",
+        "time_h",
+        "ketamine_ng_ml",
+        "norketamine_ng_ml",
+        "ce_fast_ng_ml",
+        "ce_slow_ng_ml",
+    ]
     assert len(conc) == 7 * (12 * 168 + 1)
     summary = pd.read_parquet(out / "summary.parquet")
     assert (summary.ketamine_cmax_ng_ml > 50).all()

@@ -44,8 +44,10 @@ def test_streams_are_independent_per_attribute():
 def test_results_identical_for_any_chunk_size():
     """Population PK is bitwise identical whatever the patient chunk size."""
     pop = sample_population(PopulationSpec(n=37), entropy=9)
-    reg = [RegimenSpec(route="iv_infusion", rate="0.3 mg/kg/h", duration="10 h"),
-           RegimenSpec(route="oral", amount="10 mg", start="12 h")]
+    reg = [
+        RegimenSpec(route="iv_infusion", rate="0.3 mg/kg/h", duration="10 h"),
+        RegimenSpec(route="oral", amount="10 mg", start="12 h"),
+    ]
     t = np.arange(0.0, 48.0, 0.5)
     ref = simulate_concentrations(pop.pk_covariates(), pop.eta_pk, reg, t, chunk=1024)["S"]
     for chunk in (1, 5, 16):

@@ -55,8 +55,12 @@ def test_valid_scenario_defaults_and_frozen():
 
 def test_resolved_dump_round_trips():
     """`show --resolved` output is itself a valid scenario equal to the original."""
-    sc = parse_scenario({**BASE, "regimens": [{"route": "oral", "amount": "0.2 mg/kg",
-                                                "repeats": 3, "interval": "8 h"}]})
+    sc = parse_scenario(
+        {
+            **BASE,
+            "regimens": [{"route": "oral", "amount": "0.2 mg/kg", "repeats": 3, "interval": "8 h"}],
+        }
+    )
     again = parse_scenario(yaml.safe_load(dump_scenario(sc)))
     assert again == sc
 
@@ -64,17 +68,27 @@ def test_resolved_dump_round_trips():
 @pytest.mark.parametrize(
     ("patch", "expected"),
     [
-        ({"regimens": [{"route": "iv_infusion", "rate": "0 mg/h", "duration": "1 h"}]},
-         "regimens[0].rate: must be > 0"),
-        ({"regimens": [{"route": "iv_infusion", "rate": "5 mg/h"}]},
-         "regimens[0]: route iv_infusion needs a 'duration'"),
-        ({"regimens": [{"route": "oral", "amount": "5 mg", "repeats": 2}]},
-         "regimens[0]: 'repeats' > 1 needs an 'interval'"),
+        (
+            {"regimens": [{"route": "iv_infusion", "rate": "0 mg/h", "duration": "1 h"}]},
+            "regimens[0].rate: must be > 0",
+        ),
+        (
+            {"regimens": [{"route": "iv_infusion", "rate": "5 mg/h"}]},
+            "regimens[0]: route iv_infusion needs a 'duration'",
+        ),
+        (
+            {"regimens": [{"route": "oral", "amount": "5 mg", "repeats": 2}]},
+            "regimens[0]: 'repeats' > 1 needs an 'interval'",
+        ),
         ({"regimens": [{"route": "nasal", "amount": "5 mg"}]}, "regimens[0].route: must be one of"),
-        ({"regimens": [{"route": "oral", "amount": "5 mg", "dose": 1}]},
-         "regimens[0].dose: unknown key; allowed: route, amount"),
-        ({"regimens": [{"route": "iv_infusion", "rate": "5 mg/fortnight", "duration": "1 h"}]},
-         "regimens[0].rate: unknown rate unit 'mg/fortnight'; allowed:"),
+        (
+            {"regimens": [{"route": "oral", "amount": "5 mg", "dose": 1}]},
+            "regimens[0].dose: unknown key; allowed: route, amount",
+        ),
+        (
+            {"regimens": [{"route": "iv_infusion", "rate": "5 mg/fortnight", "duration": "1 h"}]},
+            "regimens[0].rate: unknown rate unit 'mg/fortnight'; allowed:",
+        ),
         ({"population": {"n": 0}}, "population.n: Input should be greater than or equal to 1"),
         ({"population": {"ancestry": {"european": 0.5}}}, "population.ancestry: fractions must"),
         ({"population": {"comedication": {"aspirin": 0.1}}}, "population.comedication.aspirin"),
@@ -90,9 +104,15 @@ def test_errors_name_the_yaml_path(patch, expected):
 
 def test_several_problems_reported_together():
     """All problems are reported, not only the first."""
-    lines = _problems({"name": "t", "regimens": [
-        {"route": "iv_infusion", "rate": "-1 mg/h", "duration": "1 h"},
-        {"route": "oral"}]})
+    lines = _problems(
+        {
+            "name": "t",
+            "regimens": [
+                {"route": "iv_infusion", "rate": "-1 mg/h", "duration": "1 h"},
+                {"route": "oral"},
+            ],
+        }
+    )
     assert len(lines) == 2
     assert lines[0].startswith("regimens[0].rate")
     assert lines[1].startswith("regimens[1]")

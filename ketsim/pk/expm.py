@@ -48,15 +48,26 @@ def expm_batched(A: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         s = np.maximum(0, np.ceil(np.log2(norm / _THETA13))).astype(int)
     s[~np.isfinite(norm)] = 0
-    As = A / (2.0 ** s)[:, None, None]
+    As = A / (2.0**s)[:, None, None]
     b = _B13
     ident = np.eye(m)
     A2 = As @ As
     A4 = A2 @ A2
     A6 = A4 @ A2
-    U = As @ (A6 @ (b[13] * A6 + b[11] * A4 + b[9] * A2) + b[7] * A6 + b[5] * A4 + b[3] * A2
-              + b[1] * ident)
-    V = A6 @ (b[12] * A6 + b[10] * A4 + b[8] * A2) + b[6] * A6 + b[4] * A4 + b[2] * A2 + b[0] * ident
+    U = As @ (
+        A6 @ (b[13] * A6 + b[11] * A4 + b[9] * A2)
+        + b[7] * A6
+        + b[5] * A4
+        + b[3] * A2
+        + b[1] * ident
+    )
+    V = (
+        A6 @ (b[12] * A6 + b[10] * A4 + b[8] * A2)
+        + b[6] * A6
+        + b[4] * A4
+        + b[2] * A2
+        + b[0] * ident
+    )
     R = np.linalg.solve(V - U, V + U)
     # undo the scaling: square each matrix s times, grouping matrices with equal s
     smax = int(s.max()) if s.size else 0

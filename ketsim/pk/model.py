@@ -21,7 +21,8 @@ SN    sink: norketamine eliminated (only with ``with_sinks``)
 Genotype and co-medication act on the intrinsic hepatic clearance of a well-stirred liver
 (MODEL.md §2). To keep the published sex effect (×1.20 on total clearance) and the log-normal IIV of
 clearance exact, a patient's scale factor (allometry × sex × IIV) multiplies hepatic blood flow,
-intrinsic clearance and extrahepatic clearance alike, so that the hepatic extraction ratio depends on
+intrinsic clearance and extrahepatic clearance alike, so that the hepatic extraction ratio
+depends on
 enzyme activity only. This is a modelling assumption (L), named here and in the docs.
 """
 
@@ -220,7 +221,10 @@ def individual_parameters(
         f_gut=f_gut,
         extra={
             "f_abs_oral": hp.f_abs_oral,
-            "routes": {**prm.ROUTES, "intranasal": prm.ROUTE_ALTERNATIVES["intranasal"][sw.intranasal]},
+            "routes": {
+                **prm.ROUTES,
+                "intranasal": prm.ROUTE_ALTERNATIVES["intranasal"][sw.intranasal],
+            },
         },
     )
 
@@ -349,11 +353,15 @@ def build_system(
             v[:, s["GUT"]] = rp.f_swallowed * ip.extra["f_abs_oral"]
         return v
 
-    B = np.stack([input_vector(r) for r in infusion_routes], axis=-1) if infusion_routes else (
-        np.zeros((p, n, 0))
+    B = (
+        np.stack([input_vector(r) for r in infusion_routes], axis=-1)
+        if infusion_routes
+        else (np.zeros((p, n, 0)))
     )
-    Bb = np.stack([input_vector(r) for r in bolus_routes], axis=-1) if bolus_routes else (
-        np.zeros((p, n, 0))
+    Bb = (
+        np.stack([input_vector(r) for r in bolus_routes], axis=-1)
+        if bolus_routes
+        else (np.zeros((p, n, 0)))
     )
     outputs = OUTPUTS + (AUC_OUTPUTS if with_auc else ())
     C = np.zeros((p, len(outputs), n))

@@ -177,7 +177,8 @@ PARAMETER_SETS: dict[str, DispositionParameters] = {
 #: R-ketamine clearance relative to S-ketamine in the racemate: 1530 vs 1620 mL/min (Hasan 2021, H).
 R_OVER_S_CLEARANCE = 1530.0 / 1620.0
 #: S-ketamine clearance reduction by R-ketamine in the racemate when the switch is on
-#: (Ihmsen 2001, L: numbers unverified; Geisslinger 1993 and Wang 2019 found no effect -> default off).
+#: (Ihmsen 2001, L: numbers unverified; Geisslinger 1993 and Wang 2019 found no effect, so the
+#: switch is off by default).
 R_INHIBITS_S_FRACTION = 0.30
 #: Women: S-K and S-NK elimination clearance x1.20 (Sigtermans 2009 Anesthesiology 111:892, H;
 #: switch - no sex effect in Perez-Ruixo 2021, n=820).
@@ -257,7 +258,9 @@ COMEDICATIONS: dict[str, Comedication] = {
     ),
     # Grapefruit juice (intestinal CYP3A): oral AUC x3.0 (Peltoniemi 2012b, H). Calibrated (L):
     # gut 3A to 0.0476 -> F_g 0.30 -> 0.90.
-    "grapefruit": Comedication("grapefruit", cyp3a_gut=0.0476, target="oral AUC x3.0 (Peltoniemi 2012b)"),
+    "grapefruit": Comedication(
+        "grapefruit", cyp3a_gut=0.0476, target="oral AUC x3.0 (Peltoniemi 2012b)"
+    ),
     # Rifampicin (inducer): oral AUC x0.14, IV AUC x0.86 (Peltoniemi 2012a, H); S-NK elimination
     # +200% (Noppers 2011, H). Calibrated (L): hepatic 3A x4 and 2B6 x2.57 -> CL_int x2.84 -> IV
     # x0.86; gut 3A x3.41 -> oral x0.14.
@@ -280,7 +283,7 @@ COMEDICATIONS: dict[str, Comedication] = {
     "clonidine": Comedication("clonidine", target="PD only"),
 }
 # Itraconazole is deliberately absent: its published null effect on oral S-K AUC (Peltoniemi 2011)
-# contradicts a CYP3A mechanism shared with clarithromycin, and MODEL.md gives no way to reconcile them.
+# contradicts a CYP3A mechanism shared with clarithromycin; MODEL.md gives no way to reconcile them.
 
 #: CYP2B6 diplotype -> hepatic CYP2B6 enzyme activity. *1/*1 >= 2x *1/*6 and >= 6x *6/*6 in vitro
 #: (Li 2013, H for the folds, L for the multipliers). *18 is essentially inactive (Wang 2018, H);
@@ -318,16 +321,23 @@ ROUTES: dict[str, RouteParameters] = {
     # Sublingual: total F 0.29 (Rolan 2014, H) = f_muc + (1 - f_muc) * 0.08 -> f_muc 0.228 (L);
     # Tmax 0.75 h -> ka ~2/h (L).
     "sublingual": RouteParameters(
-        "sublingual", (0.29 - 0.08) / (1 - 0.08), 2.0, 1.0 - (0.29 - 0.08) / (1 - 0.08),
+        "sublingual",
+        (0.29 - 0.08) / (1 - 0.08),
+        2.0,
+        1.0 - (0.29 - 0.08) / (1 - 0.08),
         "Rolan 2014 F 29% (H); ka assumed 2/h (L)",
     ),
     # Intranasal: ka_n 2.93/h and the swallowed remainder follow Perez-Ruixo 2021 (H). The nasal
     # fraction is calibrated (L) to the MODEL.md §4 target Huge 2010 (0.2 mg/kg S-K: Cmax 27.7 ±
     # 5.9 ng/mL at 10 ± 6 min): 0.247 gives 27.7 ng/mL at 10 min in the typical 70-kg man (total F
     # 0.31). Perez-Ruixo's 0.54 per spray gives 57 ng/mL with this arterial disposition model;
-    # racemic IN F 11-17% (Pharmacotherapy 2022) supports a lower value. Switch: PKSwitches.intranasal.
+    # racemic IN F 11-17% (Pharmacotherapy 2022) supports a lower value.
+    # Switch: PKSwitches.intranasal.
     "intranasal": RouteParameters(
-        "intranasal", 0.247, 2.93, 1.0 - 0.247,
+        "intranasal",
+        0.247,
+        2.93,
+        1.0 - 0.247,
         "nasal fraction calibrated to Huge 2010 Cmax (L); ka 2.93/h Perez-Ruixo 2021 (H)",
     ),
     # Subcutaneous: no formal study; F ~0.9, ka 1-2/h (MODEL.md §2, L).

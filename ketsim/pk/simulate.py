@@ -21,7 +21,7 @@ from ketsim.regimen import build_plan
 from ketsim.scenario import RegimenSpec, Scenario
 from ketsim.seeds import new_entropy
 
-__all__ = ["PKResult", "simulate_concentrations", "simulate_pk", "pk_switches"]
+__all__ = ["PKResult", "pk_switches", "simulate_concentrations", "simulate_pk"]
 
 CHUNK = 1024  # patients per batch: keeps the per-patient matrices in cache (see `ketsim bench pk`)
 
@@ -139,5 +139,3 @@ def simulate_pk(scenario: Scenario, seed: int | None = None, chunk: int = CHUNK)
         chunk=chunk,
     )
     return PKResult(scenario, entropy, pop, times, conc, OUTPUTS + AUC_OUTPUTS)
-
-
