@@ -98,11 +98,17 @@ class Propagator:
             ph = self.phi(h)
             p, nout, m = self.C_aug.shape
             G = np.empty((p, L, nout, m))
-            power = ph
             G[:, 0] = self.C_aug @ ph
             for s in range(1, L):
-                power = power @ ph
                 G[:, s] = G[:, s - 1] @ ph
+            # Φ(h)^L by binary powering: log2(L) products instead of L
+            power, base, e = None, ph, L
+            while e:
+                if e & 1:
+                    power = base if power is None else power @ base
+                e >>= 1
+                if e:
+                    base = base @ base
             # stored transposed, (P, m, L*nout), so that W^T @ G^T is time-major
             ops = (np.ascontiguousarray(G.reshape(p, L * nout, m).transpose(0, 2, 1)), power)
             self._grid[key] = ops
@@ -112,26 +118,34 @@ class Propagator:
         """Outputs ``(P, n_out)`` of augmented states ``z``."""
         return np.einsum("pom,pm->po", self.C_aug, z)
 
-    def grid(self, z: np.ndarray, h: float, R: int) -> tuple[np.ndarray, np.ndarray]:
+    def grid(
+        self, z: np.ndarray, h: float, R: int, out: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Outputs at ``h, 2h, …, Rh`` after the state ``z``, and the state at ``Rh``.
 
-        Returns ``Y (P, R, n_out)`` and ``z (P, m)``.
+        Writes into ``out (P, R, n_out)`` when given. Returns ``(Y, z_end)``.
         """
         p, nout, m = self.C_aug.shape
+        if out is None:
+            out = np.empty((p, R, nout))
         L = min(self.block, R)
         G, phiL = self._grid_ops(h, L)
-        nb = -(-R // L)
-        W = np.empty((p, nb + 1, m))  # block-start states, time-major
-        W[:, 0] = z
-        for b in range(nb):
-            W[:, b + 1] = np.einsum("pij,pj->pi", phiL, W[:, b])
-        Y = np.matmul(W[:, :nb], G)  # (P, nb, L*nout): row b holds steps b*L+1 .. b*L+L
-        Y = Y.reshape(p, nb * L, nout)[:, :R]
         q, r = divmod(R, L)
+        W = np.empty((p, q + 1, m))  # block-start states, time-major
+        W[:, 0] = z
+        for b in range(q):
+            W[:, b + 1] = np.einsum("pij,pj->pi", phiL, W[:, b])
+        # row b of W @ G holds the outputs of steps b*L+1 .. b*L+L, written in place
+        full = out[:, : q * L].reshape(p, q, L * nout)
+        np.matmul(W[:, :q], G, out=full)
+        if not np.shares_memory(full, out):  # the reshape had to copy: write back
+            out[:, : q * L] = full.reshape(p, q * L, nout)
+        if r:
+            out[:, q * L :] = np.matmul(W[:, q : q + 1], G[:, :, : r * nout]).reshape(p, r, nout)
         z_end = W[:, q]
         for _ in range(r):
             z_end = self.step(z_end, h)
-        return Y, z_end
+        return out, z_end
 
     # -- a whole schedule ----------------------------------------------------------------------
     def _eval(self, z: np.ndarray, t0: float, times: np.ndarray, out: np.ndarray):
@@ -152,11 +166,8 @@ class Propagator:
                 k += 1
             R = k - j
             if R >= 4:
-                Y, z = self.grid(z, h, R)
-                out[:, j:k] = Y
-                t = t + R * h
-                # re-anchor on the requested time to avoid drift in the bookkeeping
-                t = times[k - 1]
+                _, z = self.grid(z, h, R, out=out[:, j:k])
+                t = times[k - 1]  # the grid stands for these requested times
             else:
                 for i in range(j, k):
                     z = self.step(z, times[i] - t)
@@ -171,6 +182,7 @@ class Propagator:
         times: np.ndarray,
         x0: np.ndarray | None = None,
         t0: float | None = None,
+        out: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Outputs at ``times`` for a dosing plan.
 
@@ -179,7 +191,7 @@ class Propagator:
 
         Returns
         -------
-        Y : ``(P, T, n_out)`` outputs in the system's output units (ng/mL).
+        Y : ``(P, T, n_out)`` outputs in the system's output units (ng/mL); ``out`` if given.
         z : ``(P, m)`` augmented state after the last output or event.
         """
         times = np.asarray(times, dtype=float)
@@ -195,7 +207,7 @@ class Propagator:
         z = np.zeros((p, n + self.n_in))
         if x0 is not None:
             z[:, :n] = x0
-        Y = np.empty((p, times.size, self.C_aug.shape[1]))
+        Y = np.empty((p, times.size, self.C_aug.shape[1])) if out is None else out
         idx = 0
         for k in range(ev.size + 1):
             end = ev[k] if k < ev.size else np.inf

@@ -72,7 +72,7 @@ def simulate_concentrations(
                 racemic=racemic,
             )
             prop = Propagator(build_system(ip, inf, bol, with_auc=with_auc))
-            out[e][idx], _ = prop.run(plan, times, t0=min(0.0, float(plan.times[0])))
+            prop.run(plan, times, t0=min(0.0, float(plan.times[0])), out=out[e][idx])
     return out
 
 
