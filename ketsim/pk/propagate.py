@@ -70,6 +70,7 @@ class Propagator:
         self.C_aug = np.zeros((p, system.C.shape[1], m))
         self.C_aug[:, :, :n] = system.C
         self.block = int(block)
+        self.max_cached = 64
         self._phi: dict[float, np.ndarray] = {}
         self._grid: dict[tuple[float, int], tuple[np.ndarray, np.ndarray]] = {}
 
@@ -80,6 +81,10 @@ class Propagator:
         out = self._phi.get(key)
         if out is None:
             out = expm_batched(self.A_aug * key)
+            if len(self._phi) >= self.max_cached:
+                # bounded cache: irregular output times would otherwise keep one (P, m, m)
+                # array per distinct step; drop the oldest entry
+                self._phi.pop(next(iter(self._phi)))
             self._phi[key] = out
         return out
 
@@ -165,6 +170,8 @@ class Propagator:
             while k < times.size and abs(dt[k - 1] - h) <= tol:
                 k += 1
             R = k - j
+            # the mean step of the run, so that the grid ends exactly on the requested time
+            h = (times[k - 1] - times[j - 1]) / R
             if R >= 4:
                 _, z = self.grid(z, h, R, out=out[:, j:k])
                 t = times[k - 1]  # the grid stands for these requested times
