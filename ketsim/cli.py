@@ -19,30 +19,34 @@ def _fail(problems: list[str], source: str) -> int:
     return EXIT_USAGE
 
 
-def _cmd_validate(args) -> int:
+def _load(path: str):
+    """The validated scenario, or None after printing one line per problem to stderr."""
     try:
-        sc = load_scenario(args.file)
+        return load_scenario(path)
     except ScenarioError as err:
-        return _fail(err.problems, args.file)
+        _fail(err.problems, path)
+        return None
+
+
+def _cmd_validate(args) -> int:
+    sc = _load(args.file)
+    if sc is None:
+        return EXIT_USAGE
     print(f"{args.file}: OK (scenario '{sc.name}', {len(sc.regimens)} regimen(s))")
     return EXIT_OK
 
 
 def _cmd_show(args) -> int:
-    try:
-        sc = load_scenario(args.file)
-    except ScenarioError as err:
-        return _fail(err.problems, args.file)
+    sc = _load(args.file)
+    if sc is None:
+        return EXIT_USAGE
     if args.resolved:
         sys.stdout.write(dump_scenario(sc))
     else:
         import yaml
 
-        sys.stdout.write(
-            yaml.safe_dump(
-                sc.model_dump(mode="json", exclude_unset=True), sort_keys=False, allow_unicode=True
-            )
-        )
+        data = sc.model_dump(mode="json", exclude_unset=True)
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     return EXIT_OK
 
 
@@ -52,10 +56,9 @@ def _cmd_pk(args) -> int:
     from ketsim.io import versions, write_json_atomic, write_parquet_atomic, write_text_atomic
     from ketsim.pk.simulate import simulate_pk
 
-    try:
-        sc = load_scenario(args.file)
-    except ScenarioError as err:
-        return _fail(err.problems, args.file)
+    sc = _load(args.file)
+    if sc is None:
+        return EXIT_USAGE
     out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-pk"
     t0 = time.perf_counter()
     res = simulate_pk(sc, seed=args.seed)

@@ -112,16 +112,9 @@ class RegimenSpec(_Frozen):
     repeats: int = Field(1, ge=1, le=10000, description="number of administrations")
     interval: HoursField | None = Field(None, description="time between repeated administrations")
 
-    @field_validator("amount")
+    @field_validator("amount", "rate")
     @classmethod
-    def _positive_amount(cls, v: Amount | None) -> Amount | None:
-        if v is not None and not v.value > 0:
-            raise ValueError(f"must be > 0 (got '{v}')")
-        return v
-
-    @field_validator("rate")
-    @classmethod
-    def _positive_rate(cls, v: Rate | None) -> Rate | None:
+    def _positive_dose(cls, v: Amount | Rate | None) -> Amount | Rate | None:
         if v is not None and not v.value > 0:
             raise ValueError(f"must be > 0 (got '{v}')")
         return v
