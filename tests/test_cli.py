@@ -68,6 +68,8 @@ def test_pk_writes_tables(tmp_path, capsys):
     assert len(conc) == 7 * (12 * 168 + 1)
     summary = pd.read_parquet(out / "summary.parquet")
     assert (summary.ketamine_cmax_ng_ml > 50).all()
+    # a 100-h infusion: plasma ketamine peaks at the end of the infusion (plateau end)
+    assert (summary.ketamine_tmax_h == 100.0).all()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed_entropy"] == 5 and manifest["versions"]["numpy"]
     printed = capsys.readouterr().out

@@ -101,16 +101,23 @@ class PKResult:
         return pd.DataFrame(cols)
 
     def summary(self) -> pd.DataFrame:
-        """Per patient: Cmax, Tmax and AUC (exact, over the output window) per analyte."""
+        """Per patient: Cmax, Tmax and AUC (exact, over the output window) per analyte.
+
+        Tmax is the *last* output time within round-off (1e-9 relative) of Cmax, so that a
+        plateau during a long infusion reports the end of the plateau, not whichever grid point
+        happens to be largest by 1e-12.
+        """
         rows = {"patient": np.arange(self.population.n)}
         for e, arr in self.conc.items():
             prefix = "" if len(self.conc) == 1 else f"{e}_"
-            for k, analyte in ((0, "ketamine"), (1, "norketamine")):
-                c = arr[:, :, k]
-                j = np.argmax(c, axis=1)
-                rows[f"{prefix}{analyte}_cmax_ng_ml"] = c[np.arange(c.shape[0]), j]
-                rows[f"{prefix}{analyte}_tmax_h"] = self.times[j]
-                auc = arr[:, :, 4 + k]
+            for analyte in ("ketamine", "norketamine"):
+                c = arr[:, :, self.outputs.index(analyte)]
+                cmax = c.max(axis=1)
+                near = c >= cmax[:, None] * (1.0 - 1e-9)
+                last = c.shape[1] - 1 - np.argmax(near[:, ::-1], axis=1)
+                rows[f"{prefix}{analyte}_cmax_ng_ml"] = cmax
+                rows[f"{prefix}{analyte}_tmax_h"] = self.times[last]
+                auc = arr[:, :, self.outputs.index(f"auc_{analyte}")]
                 rows[f"{prefix}{analyte}_auc_ng_h_ml"] = auc[:, -1] - auc[:, 0]
         return pd.DataFrame(rows)
 
