@@ -32,7 +32,12 @@ def _cmd_validate(args) -> int:
     sc = _load(args.file)
     if sc is None:
         return EXIT_USAGE
-    print(f"{args.file}: OK (scenario '{sc.name}', {len(sc.regimens)} regimen(s))")
+    what = []
+    if sc.regimens is not None:
+        what.append(f"{len(sc.regimens)} regimen(s)")
+    if sc.arms is not None:
+        what.append(f"{len(sc.arms)} arm(s): " + ", ".join(f"{a.name} n={a.n}" for a in sc.arms))
+    print(f"{args.file}: OK (scenario '{sc.name}', {'; '.join(what)})")
     return EXIT_OK
 
 

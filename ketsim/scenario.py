@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from ketsim.indications import INDICATIONS
 from ketsim.pk.parameters import COMEDICATIONS, CYP2B6_DIPLOTYPE_ACTIVITY, PARAMETER_SETS
 from ketsim.units import Amount, Rate, parse_amount, parse_duration_h, parse_rate
 
@@ -187,30 +189,65 @@ class Distribution(_Frozen):
         return self
 
 
+class LogNormalSpec(_Frozen):
+    """A log-normal distribution (median, SD of the log) truncated to [min, max]."""
+
+    median: float = Field(gt=0)
+    sd_log: float = Field(ge=0)
+    min: float = Field(gt=0)
+    max: float
+
+    @model_validator(mode="after")
+    def _order(self) -> LogNormalSpec:
+        if not self.min <= self.median <= self.max:
+            raise ValueError(
+                f"needs min <= median <= max (got {self.min}, {self.median}, {self.max})"
+            )
+        return self
+
+
+class BetaSpec(_Frozen):
+    """A beta distribution on [0, 1] given by its mean and SD (sd = 0: everyone at the mean)."""
+
+    mean: float = Field(gt=0, lt=1)
+    sd: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _feasible(self) -> BetaSpec:
+        if not self.sd**2 < self.mean * (1 - self.mean):
+            raise ValueError(
+                f"sd must be < sqrt(mean*(1-mean)) = {(self.mean * (1 - self.mean)) ** 0.5:.3g}"
+                f" (got {self.sd})"
+            )
+        return self
+
+    def ab(self) -> tuple[float, float]:
+        """The beta shape parameters (a, b)."""
+        k = self.mean * (1 - self.mean) / self.sd**2 - 1.0
+        return self.mean * k, (1 - self.mean) * k
+
+
 Ancestry = Literal["european", "east_asian", "african"]
 Diplotype = Literal[tuple(CYP2B6_DIPLOTYPE_ACTIVITY)]  # type: ignore[valid-type]
 ComedicationName = Literal[tuple(COMEDICATIONS)]  # type: ignore[valid-type]
+Indication = Literal[tuple(INDICATIONS)]  # type: ignore[valid-type]
 
 
 class PopulationSpec(_Frozen):
-    """Who the virtual patients are (PK covariates in schema v0).
+    """Who the virtual patients are.
 
-    Defaults describe the CRPS-1 population of Sigtermans 2009 (Pain 145:304): 48 of 60 women,
-    age 46 ± 12 y, weight 79 ± 19 kg (MODEL.md §1).
+    Demographics, disease and comorbidity default to the ``indication``'s table
+    (:data:`ketsim.indications.INDICATIONS`; CRPS-1 from Sigtermans 2009: 48 of 60 women, age
+    46 ± 12 y, weight 79 ± 19 kg, median disease duration 7.4 y); any of them can be overridden.
     """
 
-    n: int = Field(20, ge=1, le=10_000_000, description="number of patients")
-    weight_kg: Distribution = Field(
-        Distribution(mean=79.0, sd=19.0, min=40.0, max=160.0),
-        description="body weight, kg (Sigtermans 2009: 79 ± 19)",
-    )
-    age_years: Distribution = Field(
-        Distribution(mean=46.0, sd=12.0, min=18.0, max=85.0),
-        description="age, years (Sigtermans 2009: 46 ± 12)",
-    )
-    female_fraction: float = Field(0.8, ge=0, le=1, description="Sigtermans 2009: 48/60")
+    indication: Indication = Field("crps1", description="sets the defaults of the fields below")
+    n: int = Field(20, ge=1, le=10_000_000, description="number of patients (PK runs)")
+    weight_kg: Distribution = Field(description="body weight, kg")
+    age_years: Distribution = Field(description="age, years")
+    female_fraction: float = Field(ge=0, le=1, description="fraction of women")
     ancestry: dict[Ancestry, float] = Field(
-        {"european": 1.0}, description="ancestry mix; drives CYP2B6 allele frequencies"
+        {"european": 1.0}, description="ancestry mix; drives allele frequencies"
     )
     cyp2b6: Literal["hardy_weinberg"] | Diplotype = Field(
         "hardy_weinberg", description="'hardy_weinberg' or one fixed diplotype for everyone"
@@ -218,9 +255,28 @@ class PopulationSpec(_Frozen):
     comedication: dict[ComedicationName, float] = Field(
         {}, description="fraction of patients taking each co-medication"
     )
+    disease_duration_years: LogNormalSpec = Field(description="time since diagnosis, years")
+    baseline_pain: Distribution = Field(description="true mean NRS (0-10) before treatment")
+    sensitization: BetaSpec = Field(description="central-sensitization index in [0, 1]")
+    depression_prevalence: float = Field(ge=0, le=1, description="fraction with depression")
+    expectancy: BetaSpec = Field(
+        BetaSpec(mean=0.5, sd=0.2),
+        description="prior expectancy of relief in [0, 1] (L: Beta with mean 0.5, sd 0.2)",
+    )
     typical: bool = Field(
         False, description="every patient is the typical 70-kg man with no IIV (PK checks)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _indication_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        ind = data.get("indication", "crps1")
+        defaults = INDICATIONS.get(ind) if isinstance(ind, str) else None
+        if defaults is None:
+            return data  # the literal check reports the bad indication
+        return {**defaults, **data}
 
     @field_validator("ancestry")
     @classmethod
@@ -255,6 +311,21 @@ class SwitchesSpec(_Frozen):
         "huge2010",
         description="nasal fraction calibrated to Huge 2010 (0.247) or Perez-Ruixo 2021 (0.54)",
     )
+    cyp3a_cyp2c9_effect: Literal["null", "assumed"] = Field(
+        "null",
+        description="CYP3A4*22, CYP3A5 and CYP2C9 genotypes act on clearance (L; not established)",
+    )
+    norketamine_analgesia: Literal["none", "antagonist", "conventional"] = Field(
+        "none",
+        description="S-norketamine on acute analgesia: none (Olofsen 2022), antagonist "
+        "(Olofsen 2012), conventional +1/3 potency",
+    )
+    r_ketamine_analgesia: Literal["none", "quarter"] = Field(
+        "none", description="R-ketamine on analgesia: none (Olofsen 2022) or 1/4 of S"
+    )
+    functional_unblinding: bool = Field(
+        True, description="perceived drug effects update the belief of being on drug (L)"
+    )
 
 
 class OutputSpec(_Frozen):
@@ -274,8 +345,109 @@ class OutputSpec(_Frozen):
         return self
 
 
+class TitrationSpec(_Frozen):
+    """Rule-based titration of an infusion (Sigtermans 2009; MODEL.md §3.5).
+
+    The regimen's ``rate`` is the start rate. At every check (every ``day_interval`` by day,
+    ``night_interval`` by night) the rate steps up by ``step`` while relief is insufficient and
+    effects are tolerable, and down by ``step`` on intolerable effects, within [``min_rate``,
+    ``max_rate``].
+    """
+
+    step: RateField = Field("1.2 µg/kg/min", description="step size (L: the start rate)")
+    max_rate: RateField = Field("7.2 µg/kg/min", description="ceiling (Sigtermans 2009)")
+    min_rate: RateField = Field("1.2 µg/kg/min", description="floor when stepping down")
+    day_interval: HoursField = Field(2.0, description="check interval by day (Sigtermans 2009)")
+    night_interval: HoursField = Field(8.0, description="check interval by night")
+    day_start_hour: float = Field(6.0, ge=0, lt=24, description="clock hour day checks begin")
+    night_start_hour: float = Field(22.0, ge=0, lt=24, description="clock hour night begins")
+
+    @model_validator(mode="after")
+    def _rates(self) -> TitrationSpec:
+        for name in ("step", "max_rate", "min_rate"):
+            if not getattr(self, name).value > 0:
+                raise ValueError(f"'{name}' must be > 0")
+        return self
+
+
+def _shorthand(v: Any) -> Any:
+    if isinstance(v, str):
+        from ketsim.shorthand import ShorthandError, parse_regimen_shorthand
+
+        try:
+            return parse_regimen_shorthand(v)
+        except ShorthandError as err:
+            raise ValueError(str(err)) from None
+    return v
+
+
+class TitratedRegimenSpec(RegimenSpec):
+    """A regimen with an optional titration rule (infusion routes only)."""
+
+    titration: TitrationSpec | None = Field(None, description="titrate the infusion rate")
+
+    @model_validator(mode="after")
+    def _titratable(self) -> TitratedRegimenSpec:
+        if self.titration is not None:
+            if self.route not in INFUSION_ROUTES or self.rate is None:
+                raise ValueError("'titration' needs an infusion route with a 'rate'")
+            if self.rate.per_kg != self.titration.step.per_kg:
+                raise ValueError(
+                    "titration 'step' and the regimen 'rate' must both be per kg or not"
+                )
+        return self
+
+
+ArmRegimen = Annotated[TitratedRegimenSpec, BeforeValidator(_shorthand)]
+
+
+class ArmSpec(_Frozen):
+    """One arm of a trial: who gets what, and how it is blinded."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=40)
+    n: int = Field(ge=1, le=1_000_000, description="patients randomised to the arm")
+    treatment: Literal["ketamine", "placebo", "active_placebo"] = Field(
+        "ketamine",
+        description="ketamine; placebo (saline on the same schedule); active placebo "
+        "(midazolam: sedation without dissociation)",
+    )
+    regimens: list[ArmRegimen] = Field(
+        min_length=1, description="dosing schedule (placebo arms: the schedule of the dummy)"
+    )
+    blinding: Literal["double_blind", "open_label"] = "double_blind"
+
+
+class ScreeningSpec(_Frozen):
+    """Entry by a noisy screening score: creates regression to the mean."""
+
+    days: int = Field(1, ge=1, le=28, description="daily NRS averaged for the screening score")
+    threshold: float | None = Field(
+        None, ge=0, le=10, description="minimum screening score to enter (None: everyone)"
+    )
+
+
+class TrialSpec(_Frozen):
+    """Trial calendar and diary."""
+
+    weeks: int = Field(12, ge=1, le=520, description="follow-up after the start of treatment")
+    baseline_days: int = Field(7, ge=1, le=56, description="diary days before treatment")
+    start_hour: float = Field(8.0, ge=0, lt=24, description="clock hour of t = 0")
+    diary_hour: float = Field(20.0, ge=0, lt=24, description="clock hour of the daily NRS")
+    screening: ScreeningSpec = ScreeningSpec()
+
+
+def _pd_overrides(v: dict[str, float]) -> dict[str, float]:
+    from ketsim.pd.parameters import PDParameters
+
+    allowed = PDParameters.__dataclass_fields__
+    bad = [k for k in v if k not in allowed]
+    if bad:
+        raise ValueError(f"unknown PD parameter(s) {bad}; allowed: {', '.join(allowed)}")
+    return v
+
+
 class Scenario(_Frozen):
-    """A ketsim scenario (schema v0: a population PK run)."""
+    """A ketsim scenario: a population PK run (``regimens``) and/or a trial (``arms``)."""
 
     schema_version: Literal[0] = Field(0, description="scenario schema version")
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
@@ -286,10 +458,38 @@ class Scenario(_Frozen):
         "noppers2011", description="PK parameter set (Noppers 2011 or Simons 2022)"
     )
     population: PopulationSpec = PopulationSpec()
-    regimens: list[RegimenSpec] = Field(min_length=1)
+    regimens: list[RegimenSpec] | None = Field(
+        None, min_length=1, description="dosing for a population PK run (``ketsim pk``)"
+    )
+    arms: list[ArmSpec] | None = Field(
+        None, min_length=1, description="trial arms (``ketsim simulate``)"
+    )
+    trial: TrialSpec = TrialSpec()
     switches: SwitchesSpec = SwitchesSpec()
+    pd: Annotated[dict[str, float], AfterValidator(_pd_overrides)] = Field(
+        {}, description="overrides of PD parameters (ketsim.pd.parameters.PDParameters)"
+    )
     output: OutputSpec = OutputSpec()
     seed: int | None = Field(None, ge=0, description="root seed; recorded when auto-generated")
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> Scenario:
+        if self.regimens is None and self.arms is None:
+            raise ValueError("a scenario needs 'regimens' (PK run) or 'arms' (trial)")
+        if self.arms is not None:
+            names = [a.name for a in self.arms]
+            if len(set(names)) != len(names):
+                raise ValueError(f"arm names must be unique (got {names})")
+        return self
+
+    def pk_regimens(self) -> list[RegimenSpec]:
+        """Regimens of a PK run: ``regimens``, else those of the first ketamine arm."""
+        if self.regimens is not None:
+            return list(self.regimens)
+        for arm in self.arms or []:
+            if arm.treatment == "ketamine":
+                return list(arm.regimens)
+        raise ValueError("no ketamine regimen in this scenario")
 
 
 # -- reading and writing ---------------------------------------------------------------------------
@@ -303,6 +503,19 @@ def _loc(loc: tuple) -> str:
     return out or "(top level)"
 
 
+def _find_model(ann: Any) -> Any:
+    """The first pydantic model class inside a type (list[X], X | None, Annotated[X, ...])."""
+    import typing
+
+    todo = [ann]
+    while todo:
+        t = todo.pop(0)
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            return t
+        todo.extend(typing.get_args(t))
+    return ann
+
+
 def _model_at(loc: tuple) -> type[BaseModel] | None:
     """The pydantic model class that owns the mapping at ``loc`` (for 'allowed keys' hints)."""
     model: Any = Scenario
@@ -314,14 +527,7 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
         field = model.model_fields.get(part)
         if field is None:
             return None
-        ann = field.annotation
-        # unwrap list[X] / X | None
-        for _ in range(3):
-            args = getattr(ann, "__args__", None)
-            if args and not (isinstance(ann, type) and issubclass(ann, BaseModel)):
-                ann = next(
-                    (a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), ann
-                )
+        ann = _find_model(field.annotation)
         model = ann
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 

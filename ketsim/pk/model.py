@@ -87,6 +87,8 @@ class Covariates:
     cyp3a_liver_mult: np.ndarray = None
     cyp3a_gut_mult: np.ndarray = None
     nk_clearance_mult: np.ndarray = None
+    # multiplier of the 'other' hepatic pathways (fm_other: CYP2A6, CYP2C9), e.g. CYP2C9 genotype
+    other_mult: np.ndarray = None
 
     def __post_init__(self) -> None:
         self.weight_kg = np.asarray(self.weight_kg, dtype=float)
@@ -98,6 +100,7 @@ class Covariates:
             "cyp3a_liver_mult",
             "cyp3a_gut_mult",
             "nk_clearance_mult",
+            "other_mult",
         ):
             v = getattr(self, name)
             setattr(self, name, np.ones(p) if v is None else np.asarray(v, dtype=float))
@@ -192,7 +195,9 @@ def individual_parameters(
         scale = scale * (1.0 - prm.R_INHIBITS_S_FRACTION)
 
     a2b6 = cov.cyp2b6_mult * (cov.cyp2b6_activity if sw.cyp2b6_effect == "in_vitro" else 1.0)
-    activity = hp.fm_cyp2b6 * a2b6 + hp.fm_cyp3a * cov.cyp3a_liver_mult + hp.fm_other
+    activity = (
+        hp.fm_cyp2b6 * a2b6 + hp.fm_cyp3a * cov.cyp3a_liver_mult + hp.fm_other * cov.other_mult
+    )
     qh = hp.qh * scale
     clint = hp.clint * scale * activity
     cl_hep = qh * clint / (qh + clint)

@@ -137,7 +137,7 @@ def simulate_pk(scenario: Scenario, seed: int | None = None, chunk: int = CHUNK)
     conc = simulate_concentrations(
         pop.pk_covariates(),
         pop.eta_pk,
-        scenario.regimens,
+        scenario.pk_regimens(),
         times,
         parameter_set=scenario.parameter_set,
         switches=pk_switches(scenario),

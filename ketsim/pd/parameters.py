@@ -1,0 +1,168 @@
+"""Pharmacodynamic, behavioural and measurement parameters, each with its source.
+
+Confidence as in MODEL.md: H read from the paper, M secondary, L assumption. Values marked
+"calibrated" are L parameters set so that the default model reproduces a calibration target
+listed in MODEL.md §4 (the only trials the model may be tuned to); the calibration is reported in
+the slow validation suite (``tests/validation``).
+
+Every field can be overridden per scenario (``pd: {name: value}``).
+
+References
+----------
+.. [Olofsen2012] Olofsen E, Noppers I, Niesters M, et al. Estimation of the contribution of
+   norketamine to ketamine-induced acute pain relief and neurocognitive impairment in healthy
+   volunteers. Anesthesiology 2012;117:353-64.
+.. [Olofsen2022] Olofsen E, Kamp J, Henthorn TK, et al. Ketamine psychedelic and antinociceptive
+   effects are connected. Anesthesiology 2022;136:792-801.
+.. [Dahan2011] Dahan A, Olofsen E, Sigtermans M, et al. Population pharmacokinetic-pharmacodynamic
+   modeling of ketamine-induced pain relief of chronic pain. Eur J Pain 2011;15:258-67.
+.. [Simons2022b] Simons P, Olofsen E, van Velzen M, et al. S-ketamine oral thin film, part 2:
+   population pharmacodynamics. Front Pain Res 2022;3:946487.
+.. [Sigtermans2009] Sigtermans MJ, et al. Pain 2009;145:304-11 (CRPS-1 trial).
+.. [Sigtermans2009a] Sigtermans M, Dahan A, Mooren R, et al. S(+)-ketamine effect on experimental
+   pain and cardiac output: a population pharmacokinetic-pharmacodynamic modeling study in healthy
+   volunteers. Anesthesiology 2009;111:892-903.
+.. [Langsjo2005] Långsjö JW, Maksimow A, Salmi E, et al. S-ketamine anesthesia increases cerebral
+   blood flow in excess of the metabolic needs in humans. Anesthesiology 2005;103:258-68.
+.. [Noppers2011pain] Noppers IM, Niesters M, Aarts LPHJ, et al. Drug-induced liver injury following
+   a repeated course of ketamine treatment for chronic pain in CRPS type 1 patients: a report of 3
+   cases. Pain 2011;152:2173-8.
+.. [Stoker2019] Stoker AD, et al. J Pain Res 2019;12:3413-21.
+.. [Gitlin2020] Gitlin J, Chamadia S, Locascio JJ, et al. Dissociative and analgesic properties of
+   ketamine are independent. Anesthesiology 2020;133:1021-8.
+.. [Heapy2014] Heapy A, Dziura J, Buta E, et al. Using multiple daily pain ratings to improve
+   reliability and assay sensitivity: how many is enough? J Pain 2014;15:1360-5.
+.. [Pollo2001] Pollo A, Amanzio M, Arslanian A, et al. Response expectancies in placebo analgesia
+   and their clinical relevance. Pain 2001;93:77-84.
+.. [Mbizvo2015] Mbizvo GK, Nolan SJ, Nurmikko TJ, Goebel A. Placebo responses in long-standing
+   complex regional pain syndrome: a systematic review and meta-analysis. J Pain 2015;16:99-115.
+.. [Rabben2001] Rabben T, Øye I. Interindividual differences in the analgesic response to
+   ketamine in chronic orofacial pain. Eur J Pain 2001;5:233-40.
+.. [Bosma2018] Bosma RL, Cheng JC, Rogachov A, et al. Brain dynamics and temporal summation of pain
+   predicts neuropathic pain relief from ketamine infusion. Anesthesiology 2018;129:1015-24.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+__all__ = ["PDParameters", "pd_parameter_table", "resolve_pd"]
+
+
+@dataclass(frozen=True)
+class PDParameters:
+    """All PD, behaviour and measurement constants (units in the names)."""
+
+    # -- acute analgesia on the fast effect site (MODEL.md §3.1) -------------------------------
+    acute_c50_ng_ml: float = 121.0  # Olofsen 2022: 0.51 nmol/mL antinociception (H)
+    acute_gamma: float = 1.0  # L: Olofsen 2022's steepness not retrieved; 1 = hyperbolic
+    acute_emax: float = 1.0  # L: full relief at saturating concentrations
+    # Norketamine on acute analgesia, in S-ketamine-equivalent ng/mL per ng/mL of S-norketamine.
+    # Antagonist (Olofsen 2012, H for the numbers): +1.5 cm VAS at 50 ng/mL S-NK against -3.8 cm
+    # at 100 ng/mL S-K -> -(1.5/50)/(3.8/100) = -0.789. Conventional: +1/3 potency (M).
+    nk_antagonist_potency: float = -(1.5 / 50.0) / (3.8 / 100.0)
+    nk_conventional_potency: float = 1.0 / 3.0
+    r_conventional_potency: float = 0.25  # MODEL.md §3.1 switch: R ~ 1/4 of S (M)
+
+    # -- lasting analgesia: sensitization (MODEL.md §3.2) ---------------------------------------
+    slow_c50_ng_ml: float = 10.5  # Dahan 2011: C50 on the slow compartment, 10.5 ± 4.8 (H)
+    slow_gamma: float = 0.5  # L: form not retrieved; see the calibration note below
+    slow_c50_cv: float = 0.3  # L: between-patient CV of the slow C50 (spreads relapse times)
+    responder_probability: float = 0.67  # Dahan 2011: 67 ± 10% responders on ketamine (H)
+    # Latent responsiveness loads on the standardised sensitization index (+) and log disease
+    # duration (-): direction from Bosma 2018 (temporal summation) and Rabben 2001 (shorter
+    # history), magnitudes L. The marginal responder probability stays 0.67 in the reference
+    # population of the indication.
+    responder_loading_sensitization: float = 0.4
+    responder_loading_duration: float = -0.4
+    # Turnover of the sensitization state towards its drug-modulated target. 0 = instantaneous
+    # (the default: all delay sits in Dahan's slow compartment, so the model *is* Dahan's);
+    # > 0 adds a genuine turnover lag (L).
+    sensitization_half_life_days: float = 0.0
+
+    # -- placebo and expectancy (MODEL.md §3.3) -----------------------------------------------
+    placebo_responder_probability: float = 0.23  # Dahan 2011: 23 ± 9% placebo responders (H)
+    placebo_loading_expectancy: float = 0.5  # L: prior expectancy raises the chance
+    # Relief fraction of a placebo responder at belief 0.5 (blinded, 1:1); calibrated (L) to the
+    # Sigtermans 2009 placebo-arm week-1 NRS 5.45.
+    placebo_relief: float = 0.8
+    # Relief of a placebo non-responder at belief 0.5 (L): non-specific response; calibrated with
+    # placebo_relief to the Sigtermans 2009 placebo week 1 (a mean placebo change of the size
+    # Frisaldi 2023 reports, -1.54 NRS, in neuropathic pain).
+    placebo_relief_nonresponder: float = 0.1
+    placebo_half_life_days: float = 42.0  # L; Mbizvo 2015 (fade within a week) as alternative
+    # Belief of being on drug: the placebo effect scales with belief / 0.5, so open label (belief
+    # 1) doubles it: Pollo 2001 (H) -34% vs -16% rescue analgesic, open vs blinded (ratio ~2).
+    belief_reference: float = 0.5
+    unblinding_up: float = 0.7  # L: feeling dissociation moves belief 70% of the way to 1
+    unblinding_down: float = 0.4  # L: feeling nothing by the end of infusion: belief x (1-0.4)
+    midazolam_belief_up: float = 0.4  # L: active placebo (sedation, no dissociation)
+
+    # -- adverse events (MODEL.md §3.4) --------------------------------------------------------
+    psy_c50_ng_ml: float = 71.0  # Simons 2022 part 2: drug high C50 0.3 nmol/mL (H)
+    psy_gamma: float = 2.0  # L
+    # Perception threshold on the intensity scale [0, 1]: log-normal across patients (L),
+    # calibrated to Sigtermans 2009 (76% psychotomimetic; end rate 22.2 mg/h/70 kg).
+    psy_threshold_median: float = 0.5
+    psy_threshold_sd_log: float = 0.5
+    psy_intolerable_factor: float = 1.8  # L: intolerable at 1.8x the perception threshold
+    psy_background: float = 0.18  # Sigtermans 2009: 18% on placebo (H)
+    tolerance_max: float = 1.0  # L: full tolerance doubles the psychotomimetic C50
+    tolerance_half_life_days: float = 1.5  # PARAMETERS.md §6: tolerance t1/2 ~1-2 days (L)
+    # Stoker 2019 (M): psychotomimetic AEs 10.3% with vs 37.3% without depression: threshold
+    # multiplier (L) that gives about that ratio at the Stoker exposure.
+    depression_threshold_factor: float = 2.0
+    # Gitlin 2020 (H): midazolam lowers dissociation (CADSS -10.3); threshold multiplier (L).
+    benzodiazepine_threshold_factor: float = 1.5
+    clonidine_threshold_factor: float = 1.3  # L
+    # Nausea: P(nausea over a reference course) (L: the unverified 63%/47% of PARAMETERS.md §6),
+    # reference course = 100 h at 20 mg/h/70 kg; background on placebo (L).
+    nausea_reference_probability: float = 0.63
+    vomiting_given_nausea: float = 0.47 / 0.63
+    nausea_background: float = 0.10
+    # Cardiovascular, Emax on plasma S-ketamine: cardiac output +40-50% over 40-320 ng/mL
+    # (Sigtermans 2009a, H) -> Emax 60%, EC50 100 ng/mL (L fit: +17% at 40, +46% at 320);
+    # HR up to +43.5% and MAP up to +27% over 159-1959 ng/mL (Långsjö 2005, H) -> Emax/EC50 (L).
+    co_emax_pct: float = 60.0
+    co_ec50_ng_ml: float = 100.0
+    hr_emax_pct: float = 50.0
+    hr_ec50_ng_ml: float = 300.0
+    map_emax_pct: float = 30.0
+    map_ec50_ng_ml: float = 250.0
+    # Liver injury: P for one reference course ~0-5% (PARAMETERS.md §6, L: 0.01); 3 of 6 on a
+    # second 100-h course 16 days later (Noppers 2011 Pain, H); priming decays, t1/2 L.
+    liver_single_course_probability: float = 0.01
+    liver_repeat_course_probability: float = 0.5
+    liver_repeat_gap_days: float = 16.0
+    liver_priming_half_life_days: float = 30.0
+
+    # -- titration and dropout (MODEL.md §3.5) -------------------------------------------------
+    # Step up while relief from baseline is below this fraction (L).
+    titration_target_relief: float = 0.9
+    # Probability that an intolerable check stops the infusion; calibrated (L) to 2 of 30
+    # stopping on days 3-4 (Sigtermans 2009, H).
+    stop_on_intolerable: float = 0.02
+    followup_after_stop: float = 0.5  # L: chance a discontinued patient keeps the diary
+    lack_of_effect_dropout_per_week: float = 0.01  # L, weekly, when relief < 10% after treatment
+    loss_to_follow_up_per_week: float = 0.005  # L
+
+    # -- diary measurement (MODEL.md §3.5) -----------------------------------------------------
+    diary_icc_single_day: float = 0.65  # Heapy 2014 (H): single-day ICC with the patient mean
+    # Slow within-patient fluctuation (flares), Ornstein-Uhlenbeck: SD and correlation time (L;
+    # PARAMETERS.md §7: week-to-week correlation 0.7-0.85 -> exp(-7/30) = 0.79).
+    fluctuation_sd: float = 0.8
+    fluctuation_days: float = 30.0
+    diary_missing_mean: float = 0.05  # L: mean fraction of missing diary days
+    diary_missing_sd: float = 0.05  # L: between-patient spread (beta)
+
+
+def resolve_pd(overrides: dict[str, Any] | None = None) -> PDParameters:
+    """Defaults with scenario overrides applied (names are checked by the scenario schema)."""
+    return replace(PDParameters(), **(overrides or {}))
+
+
+def pd_parameter_table() -> list[tuple[str, float]]:
+    """(name, default) of every PD parameter, for docs and reports."""
+    d = PDParameters()
+    return [(f.name, getattr(d, f.name)) for f in fields(d)]

@@ -1,0 +1,786 @@
+"""One simulated trial (or a batch of replicate trials) as a mesa ``Model``.
+
+State lives in patients-first numpy arrays owned by :class:`TrialModel`; the mesa
+:class:`~ketsim.agents.PatientAgent` objects are views onto one row each. The model's clock jumps
+from event to event (dose and rate changes, staff checks, daily diary times) and every decision is
+a vectorised rule over all patients of every replicate in the batch:
+
+1. propagate the linear PK exactly to the next event (one matrix exponential per distinct step);
+2. update the PD states (tolerance, sensitization) exactly over the step;
+3. at a check: psychotomimetic effects, nausea, functional unblinding, titration, stopping;
+4. at a diary time: record each patient's expected pain (noise is added afterwards);
+5. set the inputs for the next interval.
+
+Random numbers come from the seed tree (:mod:`ketsim.seeds`): replicate ``r`` draws its own
+population, allocation, behaviour and measurement streams, so a replicate's tables do not depend on
+which other replicates share its batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mesa
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from ketsim.pd import acute, adverse, diary, placebo, sensitization
+from ketsim.pd.parameters import PDParameters, resolve_pd
+from ketsim.pk.model import PKSwitches, build_system, individual_parameters
+from ketsim.pk.propagate import Propagator
+from ketsim.population import Population, sample_population
+from ketsim.regimen import ArmSchedule, check_times, compile_arm, routes_used
+from ketsim.scenario import Scenario
+from ketsim.seeds import new_entropy, stream
+
+__all__ = ["TrialModel", "TrialResult", "simulate_trial"]
+
+# population-stream sub-keys of the PD traits (population.py uses 0-14)
+_K_RESPONDER, _K_PLACEBO, _K_PSY_THRESHOLD, _K_SLOW_C50 = 15, 16, 17, 18
+# behaviour-stream sub-keys
+_B_BACKGROUND, _B_STOP, _B_NAUSEA, _B_VOMIT, _B_LIVER, _B_LTFU, _B_LOE, _B_FOLLOW = range(8)
+# measurement-stream sub-keys
+_M_SCREEN, _M_MISS_P, _M_MISS_U, _M_FLUCT, _M_EPS = range(5)
+TREATMENTS = ("ketamine", "placebo", "active_placebo")
+MAX_COURSES = 64
+
+
+def _pk_switches(sc: Scenario) -> PKSwitches:
+    sw = sc.switches
+    return PKSwitches(
+        sex_effect=sw.sex_effect_on_clearance,
+        cyp2b6_effect=sw.cyp2b6_effect,
+        r_inhibits_s=sw.r_inhibits_s,
+        iiv=sw.iiv,
+        intranasal=sw.intranasal,
+    )
+
+
+def _pass_fraction(sc: Scenario, params: PDParameters) -> float:
+    """Approximate fraction of candidates passing screening (sizes the candidate pool)."""
+    thr = sc.trial.screening.threshold
+    if thr is None:
+        return 1.0
+    bp = sc.population.baseline_pain
+    sd_eps = diary.daily_noise_sd(bp.sd, params)
+    sd = np.sqrt(bp.sd**2 + params.fluctuation_sd**2 + sd_eps**2 / sc.trial.screening.days)
+    return float(special.ndtr((bp.mean - (thr - 0.5)) / max(sd, 1e-9)))
+
+
+@dataclass
+class _Replicate:
+    """The patients of one replicate after screening and allocation."""
+
+    pop: Population
+    arm: np.ndarray
+    screening_score: np.ndarray
+    fluct0: np.ndarray  # fluctuation on the screening day (standard-normal scale x sd)
+
+
+def _screen_and_allocate(sc: Scenario, entropy: int, r: int, params: PDParameters) -> _Replicate:
+    arms = sc.arms or []
+    n_total = sum(a.n for a in arms)
+    spec = sc.population
+    frac = _pass_fraction(sc, params)
+    if frac < 0.02:
+        raise ValueError(
+            f"trial.screening.threshold {sc.trial.screening.threshold} admits only "
+            f"{100 * frac:.1f}% of candidates with baseline pain mean {spec.baseline_pain.mean}"
+        )
+    pool = n_total if frac >= 1.0 else int(np.ceil(n_total / frac * 1.5)) + 20
+    cand = sample_population(spec.model_copy(update={"n": pool}), entropy, replicate=r)
+    m = stream(entropy, r, "measurement", _M_SCREEN)
+    days = sc.trial.screening.days
+    f_sd = params.fluctuation_sd
+    fluct0 = f_sd * m.standard_normal(pool)
+    eps_sd = diary.daily_noise_sd(spec.baseline_pain.sd, params)
+    eps = eps_sd * m.standard_normal((pool, days))
+    score = diary.observe_nrs(cand.baseline_pain[:, None], fluct0[:, None], eps).mean(axis=1)
+    thr = sc.trial.screening.threshold
+    ok = np.ones(pool, bool) if thr is None else score >= thr
+    idx = np.flatnonzero(ok)[:n_total]
+    if idx.size < n_total:
+        raise ValueError(
+            f"screening admitted {idx.size} of {pool} candidates; {n_total} needed "
+            f"(trial.screening.threshold {thr} is too strict for this population)"
+        )
+    pop = cand.take(idx)
+    # fixed-size complete randomisation: a random permutation of the arm labels
+    labels = np.repeat(np.arange(len(arms)), [a.n for a in arms])
+    arm = stream(entropy, r, "randomisation", 0).permutation(labels)
+    return _Replicate(pop, arm, score[idx], fluct0[idx])
+
+
+@dataclass
+class TrialResult:
+    """Tables of one simulated trial batch (tidy, one row per observation)."""
+
+    scenario: Scenario
+    entropy: int
+    replicates: tuple[int, ...]
+    patients: pd.DataFrame
+    diary: pd.DataFrame
+    events: pd.DataFrame
+    timings_s: dict = field(default_factory=dict)
+
+    def weekly(self) -> pd.DataFrame:
+        """Mean NRS per replicate, arm and week (week 0 = baseline; missing days skipped)."""
+        d = self.diary.dropna(subset=["nrs"])
+        g = d.groupby(["replicate", "arm", "week"], observed=True)["nrs"]
+        return g.mean().rename("mean_nrs").reset_index()
+
+    def summary(self) -> pd.DataFrame:
+        """Per arm: weekly mean NRS, AE incidences, dropouts and end rates (mean over batch)."""
+        p = self.patients
+        rows = []
+        wk = (
+            self.diary.dropna(subset=["nrs"])
+            .groupby(["arm", "replicate", "patient", "week"], observed=True)["nrs"]
+            .mean()
+            .groupby(["arm", "week"], observed=True)
+            .mean()
+        )
+        for arm, g in p.groupby("arm", sort=False, observed=True):
+            row = {"arm": arm, "n": len(g)}
+            for w in sorted(set(self.diary["week"].unique())):
+                key = (arm, w)
+                row[f"week{w}"] = float(wk.get(key, np.nan))
+            row["psychotomimetic_pct"] = 100 * g["ae_psychotomimetic"].mean()
+            row["nausea_pct"] = 100 * g["ae_nausea"].mean()
+            row["liver_injury_pct"] = 100 * g["ae_liver_injury"].mean()
+            row["discontinued_pct"] = 100 * g["discontinued"].mean()
+            row["dropout_pct"] = 100 * g["dropped_out"].mean()
+            row["end_rate_mg_h_70kg"] = g["end_rate_mg_h_70kg"].mean()
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+class TrialModel(mesa.Model):
+    """A trial of ``scenario`` for one or more replicates, stepped event to event.
+
+    Parameters
+    ----------
+    scenario : a scenario with ``arms``.
+    entropy : root seed of the seed tree.
+    replicates : replicate indices simulated together in one batch.
+    with_agents : create one :class:`~ketsim.agents.PatientAgent` per patient (views on the
+        arrays; the Monte Carlo engine turns them off).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        entropy: int,
+        replicates: tuple[int, ...] | list[int] = (0,),
+        with_agents: bool = True,
+    ) -> None:
+        # mesa's own generators are unused (all draws come from the seed tree); fix its seed so
+        # that nothing depends on the global state.
+        super().__init__(seed=0)
+        if not scenario.arms:
+            raise ValueError(f"scenario '{scenario.name}' has no 'arms': nothing to simulate")
+        self.scenario = scenario
+        self.entropy = int(entropy)
+        self.replicates = tuple(int(r) for r in replicates)
+        self.params = resolve_pd(scenario.pd)
+        self._setup()
+        self.events_log: list[tuple[np.ndarray, ...]] = []
+        self.k = 0  # index of the next event
+        self.time_h = float(self.times[0])
+        self.running = True
+        if with_agents:
+            from ketsim.agents import PatientAgent
+
+            PatientAgent.create_agents(self, self.n, index=list(range(self.n)))
+
+    # -- setup ---------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        sc, prm, ent = self.scenario, self.params, self.entropy
+        arms = sc.arms
+        reps = [_screen_and_allocate(sc, ent, r, prm) for r in self.replicates]
+        self.pop = Population.concat([x.pop for x in reps])
+        n_per = [x.pop.n for x in reps]
+        self.n = n = int(sum(n_per))
+        self.replicate = np.repeat(self.replicates, n_per)
+        self.patient = np.concatenate([np.arange(k) for k in n_per])
+        self.arm = np.concatenate([x.arm for x in reps])
+        self.screening_score = np.concatenate([x.screening_score for x in reps])
+        fluct0 = np.concatenate([x.fluct0 for x in reps])
+        self.arm_names = [a.name for a in arms]
+        kind = np.array([TREATMENTS.index(a.treatment) for a in arms])[self.arm]
+        self.drug = kind == 0
+        self.active_placebo = kind == 2
+        open_label = np.array([a.blinding == "open_label" for a in arms])[self.arm]
+        pop = self.pop
+
+        # -- patient traits (population stream, keys 15+) --------------------------------------
+        def trait(key: int) -> np.ndarray:
+            return np.concatenate(
+                [
+                    stream(ent, r, "population", key).standard_normal(k)
+                    for r, k in zip(self.replicates, n_per, strict=True)
+                ]
+            )
+
+        spec = sc.population
+        sens = spec.sensitization
+        z_s = (pop.sensitization - sens.mean) / sens.sd if sens.sd > 0 else np.zeros(n)
+        dd = spec.disease_duration_years
+        z_d = (
+            (np.log(pop.disease_duration_years) - np.log(dd.median)) / dd.sd_log
+            if dd.sd_log > 0
+            else np.zeros(n)
+        )
+        self.responder = sensitization.ketamine_responders(z_s, z_d, trait(_K_RESPONDER), prm)
+        ex = spec.expectancy
+        z_e = (pop.expectancy - ex.mean) / ex.sd if ex.sd > 0 else np.zeros(n)
+        self.placebo_responder = placebo.placebo_responders(z_e, trait(_K_PLACEBO), prm)
+        thr = prm.psy_threshold_median * np.exp(prm.psy_threshold_sd_log * trait(_K_PSY_THRESHOLD))
+        thr = np.where(pop.depression, thr * prm.depression_threshold_factor, thr)
+        comed = pop.comedication
+        if "benzodiazepine" in comed:
+            thr = np.where(comed["benzodiazepine"], thr * prm.benzodiazepine_threshold_factor, thr)
+        if "clonidine" in comed:
+            thr = np.where(comed["clonidine"], thr * prm.clonidine_threshold_factor, thr)
+        self.psy_threshold = thr
+        sd_c50 = np.sqrt(np.log1p(prm.slow_c50_cv**2))
+        self.slow_c50 = prm.slow_c50_ng_ml * np.exp(sd_c50 * trait(_K_SLOW_C50))
+
+        # -- belief of being on drug -----------------------------------------------------------
+        n_active = sum(a.n for a in arms if a.treatment == "ketamine")
+        blinded_prior = n_active / sum(a.n for a in arms)
+        self.belief = np.where(open_label, np.where(self.drug, 1.0, 0.0), blinded_prior)
+        # an open-label placebo is still known to be placebo
+        self.belief = np.where(open_label & self.active_placebo, 0.0, self.belief)
+
+        # -- schedules -------------------------------------------------------------------------
+        all_regs = [r for a in arms for r in a.regimens]
+        self.routes = routes_used(all_regs)
+        if "iv" not in self.routes[0]:
+            self.routes = (("iv", *self.routes[0]), self.routes[1])
+        self.racemic = sc.drug == "racemic"
+        frac = 0.5 if self.racemic else 1.0
+        self.arm_idx = [np.flatnonzero(self.arm == a) for a in range(len(arms))]
+        self.schedules: list[ArmSchedule] = [
+            compile_arm(a.regimens, pop.weight_kg[idx], self.routes, frac)
+            for a, idx in zip(arms, self.arm_idx, strict=True)
+        ]
+        tr = sc.trial
+        first_diary = (tr.diary_hour - tr.start_hour) % 24.0
+        n_days = 7 * tr.weeks
+        self.diary_times = first_diary + 24.0 * np.arange(n_days)
+        pts: set[float] = {0.0, *self.diary_times.tolist()}
+        self.checks: list[set[float]] = []
+        for s in self.schedules:
+            pts.update(s.plan.times.tolist())
+            for a, b in s.titrated_windows:
+                pts.update((a, b))
+            c = set(check_times(s, tr.start_hour))
+            self.checks.append(c)
+            pts.update(c)
+        t_end = float(self.diary_times[-1])
+        self.times = np.array(sorted(t for t in pts if t <= t_end))
+        self.diary_index = {float(t): d for d, t in enumerate(self.diary_times)}
+        self.first_dose = np.array([s.first_dose_h for s in self.schedules])[self.arm]
+        # per arm, row of its fixed plan in force from each event time on (-1: before the plan)
+        self.plan_row = [
+            np.searchsorted(s.plan.times, self.times, side="right") - 1 for s in self.schedules
+        ]
+        self.level = np.zeros(n)
+        for s, idx in zip(self.schedules, self.arm_idx, strict=True):
+            self.level[idx] = s.start_mg_h
+        self.weight = pop.weight_kg
+
+        # -- PK systems ------------------------------------------------------------------------
+        cov = pop.pk_covariates(sc.switches.cyp3a_cyp2c9_effect)
+        sw = _pk_switches(sc)
+        systems = ("S", "R") if self.racemic else ("S",)
+        self.props = {}
+        self.cl = None
+        for e in systems:
+            ip = individual_parameters(
+                cov, sc.parameter_set, sw, pop.eta_pk, enantiomer=e, racemic=self.racemic
+            )
+            if e == "S":
+                self.cl = ip.cl
+            self.props[e] = Propagator(build_system(ip, *self.routes, with_auc=True))
+        m = next(iter(self.props.values())).A_aug.shape[1]
+        self.z = {e: np.zeros((n, m)) for e in systems}
+        self.n_state = next(iter(self.props.values())).n
+
+        # -- dynamic state ---------------------------------------------------------------------
+        self.on_treatment = np.ones(n, bool)
+        self.in_study = np.ones(n, bool)
+        self.tolerance = np.zeros(n)
+        self.sens_state = pop.sensitization.copy()  # at the set point before treatment
+        self.felt_psy = np.zeros(n, bool)
+        self.felt_nothing_applied = np.zeros(n, bool)
+        self.intolerable_ever = np.zeros(n, bool)
+        self.nausea = np.zeros(n, bool)
+        self.vomiting = np.zeros(n, bool)
+        self.liver = np.zeros(n, bool)
+        self.discontinued_h = np.full(n, np.nan)
+        self.dropout_h = np.full(n, np.nan)
+        self.dropout_reason = np.full(n, "", dtype=object)
+        self.end_rate = np.full(n, np.nan)
+        self.auc_at_check = np.zeros(n)
+        self.course_start_auc = np.full(n, np.nan)
+        self.course_start_t = np.full(n, np.nan)
+        self.course_ends: list[list[tuple[float, float]]] = [[] for _ in range(n)]
+        self.n_courses = np.zeros(n, int)
+        self.cv_max = {k: np.zeros(n) for k in ("cardiac_output_pct", "heart_rate_pct", "map_pct")}
+        self.prev_rates = np.zeros((n, len(self.routes[0])))
+        self.y = self._outputs()
+        self.pain = pop.baseline_pain.copy()
+        self.mu_diary = np.full((n, n_days), np.nan)
+        self.fluct0 = fluct0
+
+        # -- pre-drawn behaviour uniforms (per replicate, so batching does not matter) ----------
+        n_checks = max(1, max(len(c) for c in self.checks))
+        weeks = tr.weeks
+
+        def beh(key: int, shape: tuple[int, ...]) -> np.ndarray:
+            return np.concatenate(
+                [
+                    stream(ent, r, "behaviour", key).random((k, *shape))
+                    for r, k in zip(self.replicates, n_per, strict=True)
+                ]
+            )
+
+        self.u_background = beh(_B_BACKGROUND, ())
+        self.u_stop = beh(_B_STOP, (n_checks,))
+        self.u_nausea = beh(_B_NAUSEA, (n_checks,))
+        self.u_vomit = beh(_B_VOMIT, ())
+        self.u_liver = beh(_B_LIVER, (MAX_COURSES,))
+        self.u_ltfu = beh(_B_LTFU, (weeks,))
+        self.u_loe = beh(_B_LOE, (weeks,))
+        self.u_follow = beh(_B_FOLLOW, ())
+        self.check_count = np.zeros(n, int)
+        self.nausea_lambda = adverse.nausea_hazard_per_auc(prm)
+        self.n_per = n_per
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _outputs(self) -> dict[str, np.ndarray]:
+        y = {e: p.outputs(self.z[e]) for e, p in self.props.items()}
+        s = y["S"]
+        out = {
+            "cp": s[:, 0],
+            "nk": s[:, 1],
+            "ce_fast": s[:, 2],
+            "ce_slow": s[:, 3],
+            "auc": s[:, 4],
+        }
+        if "R" in y:
+            out["cp_r"], out["nk_r"], out["ce_fast_r"] = y["R"][:, 0], y["R"][:, 1], y["R"][:, 2]
+        return out
+
+    def _log(self, mask: np.ndarray, event: str, value: np.ndarray | float = np.nan) -> None:
+        idx = np.flatnonzero(mask)
+        if idx.size:
+            val = np.broadcast_to(np.asarray(value, dtype=float), mask.shape)[idx]
+            self.events_log.append((idx, np.full(idx.size, self.time_h), event, val))
+
+    def _pain(self, t: float) -> np.ndarray:
+        """Expected pain (NRS scale) of every patient at time ``t`` from the current state."""
+        prm, sw = self.params, self.scenario.switches
+        y = self.y
+        c_eq = acute.analgesic_concentration(
+            y["ce_fast"],
+            y["nk"] + (y.get("nk_r", 0.0)),
+            y.get("ce_fast_r"),
+            norketamine=sw.norketamine_analgesia,
+            r_ketamine=sw.r_ketamine_analgesia,
+            params=prm,
+        )
+        a = acute.acute_relief(c_eq, prm)
+        plc = placebo.placebo_relief(self.placebo_responder, self.belief, t - self.first_dose, prm)
+        b = self.pop.baseline_pain
+        return b * (1.0 - self.pop.sensitization + self.sens_state) * (1.0 - a) * (1.0 - plc)
+
+    def _rates_for_interval(self, k: int) -> np.ndarray:
+        """Infusion rates (P, n_inf) from event ``k`` until the next event."""
+        t = self.times[k]
+        rates = np.zeros((self.n, len(self.routes[0])))
+        for a, (s, idx) in enumerate(zip(self.schedules, self.arm_idx, strict=True)):
+            row = self.plan_row[a][k]
+            if row >= 0:
+                rates[idx] = s.plan.rates[row]
+            if s.titration is not None and any(w0 <= t < w1 for w0, w1 in s.titrated_windows):
+                rates[idx, s.titrated_route] += self.level[idx]
+        return rates
+
+    def _boluses_at(self, k: int) -> np.ndarray | None:
+        t = self.times[k]
+        out = None
+        for a, (s, idx) in enumerate(zip(self.schedules, self.arm_idx, strict=True)):
+            row = self.plan_row[a][k]
+            if row >= 0 and s.plan.times[row] == t and s.plan.boluses.shape[2]:
+                b = s.plan.boluses[row]
+                if np.any(b):
+                    if out is None:
+                        out = np.zeros((self.n, b.shape[1]))
+                    out[idx] = b
+        return out
+
+    # -- the step ------------------------------------------------------------------------------
+    def step(self) -> None:
+        """Advance to the next event time and apply every rule due there."""
+        if not self.running:
+            return
+        k = self.k
+        t = float(self.times[k])
+        dt = t - self.time_h
+        prm = self.params
+        y_prev = self.y
+        if dt > 0:
+            for e, p in self.props.items():
+                self.z[e] = p.step(self.z[e], dt)
+            self.y = self._outputs()
+            exposed = y_prev["ce_fast"] > 1.0
+            self.tolerance = adverse.tolerance_step(self.tolerance, exposed, dt, prm)
+            f0 = sensitization.sensitization_target(
+                self.pop.sensitization,
+                self.responder,
+                sensitization.desensitizing_drive(y_prev["ce_slow"], self.slow_c50, prm),
+            )
+            f1 = sensitization.sensitization_target(
+                self.pop.sensitization,
+                self.responder,
+                sensitization.desensitizing_drive(self.y["ce_slow"], self.slow_c50, prm),
+            )
+            half = prm.sensitization_half_life_days
+            kk = np.inf if half == 0 else np.log(2.0) / (24.0 * half)
+            self.sens_state = sensitization.sensitization_step(self.sens_state, f0, f1, dt, kk)
+            cv = adverse.cardiovascular(self.y["cp"], prm)
+            for key, v in cv.items():
+                self.cv_max[key] = np.maximum(self.cv_max[key], v)
+        self.time_h = t
+        self.pain = self._pain(t)
+        self._checks(k, t)
+        if t in self.diary_index:
+            d = self.diary_index[t]
+            self.mu_diary[:, d] = self.pain
+            if d % 7 == 6:
+                self._weekly_dropout(d // 7, t)
+        self._set_inputs(k, t)
+        self.k += 1
+        if self.k >= self.times.size:
+            self.running = False
+
+    def _checks(self, k: int, t: float) -> None:
+        prm, sw = self.params, self.scenario.switches
+        for a, (s, idx) in enumerate(zip(self.schedules, self.arm_idx, strict=True)):
+            if t not in self.checks[a]:
+                continue
+            live = idx[self.on_treatment[idx] & self.in_study[idx]]
+            if live.size == 0:
+                continue
+            ci = np.minimum(self.check_count[live], self.u_stop.shape[1] - 1)
+            self.check_count[live] += 1
+            y = self.y
+            ce = y["ce_fast"][live]
+            if self.racemic and sw.r_ketamine_analgesia == "quarter":
+                ce = ce + prm.r_conventional_potency * y["ce_fast_r"][live]
+            inten = adverse.psychotomimetic_intensity(ce, self.tolerance[live], prm)
+            thr = self.psy_threshold[live]
+            # nocebo/background reports: fire at a patient's first check (Sigtermans placebo 18%)
+            first = self.check_count[live] == 1
+            bg = first & (self.u_background[live] < prm.psy_background)
+            felt = (inten > thr) | bg
+            intolerable = inten > thr * prm.psy_intolerable_factor
+            new = felt & ~self.felt_psy[live]
+            mask = np.zeros(self.n, bool)
+            mask[live[new]] = True
+            self._log(mask, "ae_psychotomimetic", self._full(live, inten))
+            self.felt_psy[live] |= felt
+            m2 = np.zeros(self.n, bool)
+            m2[live[intolerable]] = True
+            self._log(m2, "ae_intolerable", self._full(live, inten))
+            self.intolerable_ever[live] |= intolerable
+            # nausea: hazard on the S-ketamine AUC accrued since the last check + background
+            d_auc = np.maximum(y["auc"][live] - self.auc_at_check[live], 0.0)
+            self.auc_at_check[live] = y["auc"][live]
+            p_n = -np.expm1(-self.nausea_lambda * d_auc)
+            if np.any(first):
+                p_n = np.where(first, 1 - (1 - p_n) * (1 - prm.nausea_background), p_n)
+            nz = (self.u_nausea[live, ci] < p_n) & ~self.nausea[live]
+            m3 = np.zeros(self.n, bool)
+            m3[live[nz]] = True
+            self._log(m3, "ae_nausea")
+            self.nausea[live] |= nz
+            vm = nz & (self.u_vomit[live] < prm.vomiting_given_nausea)
+            m4 = np.zeros(self.n, bool)
+            m4[live[vm]] = True
+            self._log(m4, "ae_vomiting")
+            self.vomiting[live] |= vm
+            # functional unblinding
+            if sw.functional_unblinding:
+                in_window_end = any(abs(t - w1) < 1e-9 for _, w1 in s.infusion_windows) or (
+                    t - 0.5 in s.bolus_times
+                )
+                nothing = (~self.felt_psy[live]) & in_window_end & ~self.felt_nothing_applied[live]
+                sedation = self.active_placebo[live] & first
+                self.belief[live] = placebo.belief_after_effects(
+                    self.belief[live], new, nothing, sedation, prm
+                )
+                self.felt_nothing_applied[live] |= nothing
+            # titration
+            if s.titration is not None and s.titrating_at(t):
+                ends = any(abs(t - w1) < 1e-9 for _, w1 in s.titrated_windows)
+                pos = np.searchsorted(idx, live)
+                if not ends:
+                    relief = 1.0 - self.pain[live] / self.pop.baseline_pain[live]
+                    lvl = self.level[live]
+                    up = (relief < prm.titration_target_relief) & ~intolerable
+                    up &= lvl < s.max_mg_h[pos] - 1e-12
+                    down = intolerable & (lvl > s.min_mg_h[pos] + 1e-12)
+                    new_lvl = np.where(up, np.minimum(lvl + s.step_mg_h[pos], s.max_mg_h[pos]), lvl)
+                    new_lvl = np.where(
+                        down, np.maximum(lvl - s.step_mg_h[pos], s.min_mg_h[pos]), new_lvl
+                    )
+                    self.level[live] = new_lvl
+                else:
+                    self.end_rate[live] = self.level[live]
+            # stopping the infusion on intolerable effects
+            stop = intolerable & (self.u_stop[live, ci] < prm.stop_on_intolerable)
+            if np.any(stop):
+                ids = live[stop]
+                self.on_treatment[ids] = False
+                self.discontinued_h[ids] = t
+                m5 = np.zeros(self.n, bool)
+                m5[ids] = True
+                self._log(m5, "discontinued_intolerable")
+                leave = self.u_follow[ids] >= prm.followup_after_stop
+                self.in_study[ids[leave]] = False
+                self.dropout_h[ids[leave]] = t
+                self.dropout_reason[ids[leave]] = "adverse_event"
+
+    def _full(self, live: np.ndarray, v: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.n)
+        out[live] = v
+        return out
+
+    def _weekly_dropout(self, week: int, t: float) -> None:
+        prm = self.params
+        alive = self.in_study.copy()
+        ltfu = alive & (self.u_ltfu[:, week] < prm.loss_to_follow_up_per_week)
+        treated_done = t > self.first_dose + 24.0 * 7
+        relief = 1.0 - self.pain / self.pop.baseline_pain
+        loe = (
+            alive
+            & ~ltfu
+            & treated_done
+            & (relief < 0.1)
+            & (self.u_loe[:, week] < prm.lack_of_effect_dropout_per_week)
+        )
+        for mask, reason in ((ltfu, "lost_to_follow_up"), (loe, "lack_of_effect")):
+            self.in_study[mask] = False
+            self.dropout_h[mask] = t
+            self.dropout_reason[mask] = reason
+            self._log(mask, f"dropout_{reason}")
+
+    def _set_inputs(self, k: int, t: float) -> None:
+        rates = self._rates_for_interval(k)
+        active = self.on_treatment & self.in_study
+        # placebo arms receive the schedule without drug
+        rates *= (active & self.drug)[:, None]
+        changed = np.any(rates != self.prev_rates, axis=1)
+        if np.any(changed):
+            self._log(changed, "rate_mg_h", rates.sum(axis=1))
+        # infusion courses, for liver injury: a course starts when the total rate leaves 0
+        on_now = rates.sum(axis=1) > 0
+        on_before = self.prev_rates.sum(axis=1) > 0
+        auc = self.y["auc"]
+        start = on_now & ~on_before
+        self.course_start_auc[start] = auc[start]
+        self.course_start_t[start] = t
+        end = on_before & ~on_now
+        if np.any(end):
+            self._course_end(np.flatnonzero(end), t)
+        self.prev_rates = rates
+        bol = self._boluses_at(k)
+        for e, p in self.props.items():
+            z = self.z[e].copy()
+            z[:, self.n_state :] = rates
+            if bol is not None:
+                amounts = bol * (active & self.drug)[:, None]
+                z[:, : self.n_state] += np.einsum("pnb,pb->pn", p.system.Bb, amounts)
+                dosed = amounts.sum(axis=1) > 0
+                if e == "S":
+                    self._log(dosed, "dose_mg", amounts.sum(axis=1))
+            self.z[e] = z
+
+    def _course_end(self, ids: np.ndarray, t: float) -> None:
+        """Liver injury at the end of an infusion course (exposure from the exact AUC state)."""
+        prm = self.params
+        # exposure during the course from the exact AUC state (the tail after the stop is small
+        # for multi-day infusions)
+        auc_course = self.y["auc"][ids] - self.course_start_auc[ids]
+        hl = prm.liver_priming_half_life_days * 24.0
+        # priming from earlier courses, decayed over the gap from their end to this course's start
+        priming = np.array(
+            [
+                sum(
+                    x * 0.5 ** ((self.course_start_t[i] - te) / hl) for te, x in self.course_ends[i]
+                )
+                for i in ids
+            ]
+        )
+        p_l = adverse.liver_injury_probability(auc_course, priming, prm)
+        c = np.minimum(self.n_courses[ids], MAX_COURSES - 1)
+        hit = (self.u_liver[ids, c] < p_l) & ~self.liver[ids]
+        mask = np.zeros(self.n, bool)
+        mask[ids[hit]] = True
+        self._log(mask, "ae_liver_injury")
+        self.liver[ids[hit]] = True
+        for j, i in enumerate(ids):
+            self.course_ends[i].append((t, auc_course[j] / adverse.REFERENCE_COURSE_AUC_NG_H_ML))
+        self.n_courses[ids] += 1
+
+    # -- running -------------------------------------------------------------------------------
+    def run_model(self) -> None:
+        """Step until the last diary day."""
+        while self.running:
+            self.step()
+
+    def result(self) -> TrialResult:
+        """Tidy tables of the finished batch (adds diary noise and missing days)."""
+        if self.running:
+            self.run_model()
+        return _tables(self)
+
+
+def _tables(m: TrialModel) -> TrialResult:
+    sc, prm, ent = m.scenario, m.params, m.entropy
+    tr = sc.trial
+    n = m.n
+    nb, nd = tr.baseline_days, m.mu_diary.shape[1]
+    # day index: baseline days -nb+1 .. 0, treatment days 1 .. nd
+    days = np.concatenate([np.arange(-nb + 1, 1), np.arange(1, nd + 1)])
+    mu = np.concatenate([np.repeat(m.pop.baseline_pain[:, None], nb, axis=1), m.mu_diary], axis=1)
+    D = days.size
+
+    def meas(key: int, fn) -> np.ndarray:
+        return np.concatenate(
+            [
+                fn(stream(ent, r, "measurement", key), k)
+                for r, k in zip(m.replicates, m.n_per, strict=True)
+            ]
+        )
+
+    # fluctuation continues the screening-day value (screening happens the day before baseline)
+    zf = meas(_M_FLUCT, lambda g, k: g.standard_normal((k, D)))
+    rho = np.exp(-1.0 / prm.fluctuation_days)
+    fl = np.empty((n, D))
+    prev = m.fluct0
+    innov = prm.fluctuation_sd * np.sqrt(1 - rho * rho)
+    for j in range(D):
+        prev = rho * prev + innov * zf[:, j]
+        fl[:, j] = prev
+    eps_sd = diary.daily_noise_sd(sc.population.baseline_pain.sd, prm)
+    eps = eps_sd * meas(_M_EPS, lambda g, k: g.standard_normal((k, D)))
+    nrs = diary.observe_nrs(mu, fl, eps).astype(float)
+    # missing days: beta-distributed propensity per patient
+    mean, sd = prm.diary_missing_mean, prm.diary_missing_sd
+    if mean > 0:
+        kk = mean * (1 - mean) / sd**2 - 1 if sd > 0 else np.inf
+        if np.isfinite(kk):
+            prop = meas(_M_MISS_P, lambda g, k: g.beta(mean * kk, (1 - mean) * kk, k))
+        else:
+            prop = np.full(n, mean)
+        miss = meas(_M_MISS_U, lambda g, k: g.random((k, D))) < prop[:, None]
+        nrs[miss] = np.nan
+    # after dropout nothing is recorded
+    t_day = np.concatenate([np.full(nb, -np.inf), m.diary_times])
+    in_study = ~(t_day[None, :] > np.nan_to_num(m.dropout_h, nan=np.inf)[:, None])
+    arm_names = np.asarray(m.arm_names, dtype=object)
+    rows_p, rows_d = np.nonzero(in_study)
+    week = np.where(days <= 0, 0, (days - 1) // 7 + 1)
+    diary_df = pd.DataFrame(
+        {
+            "replicate": m.replicate[rows_p],
+            "patient": m.patient[rows_p],
+            "arm": pd.Categorical(arm_names[m.arm[rows_p]], categories=m.arm_names),
+            "day": days[rows_d],
+            "week": week[rows_d],
+            "nrs": nrs[rows_p, rows_d],  # integer NRS; NaN = missing day
+            "expected_nrs": mu[rows_p, rows_d],
+        }
+    )
+    baseline = np.nanmean(np.where(in_study[:, :nb], nrs[:, :nb], np.nan), axis=1)
+    pop = m.pop.to_frame().drop(columns=["patient"])
+    per70 = m.end_rate * 70.0 / m.weight
+    frac = 0.5 if m.racemic else 1.0
+    patients = pd.DataFrame(
+        {
+            "replicate": m.replicate,
+            "patient": m.patient,
+            "arm": pd.Categorical(arm_names[m.arm], categories=m.arm_names),
+            "treatment": np.asarray(TREATMENTS, dtype=object)[
+                [TREATMENTS.index(sc.arms[a].treatment) for a in m.arm]
+            ],
+            "screening_nrs": m.screening_score,
+            "baseline_nrs": baseline,
+            "ketamine_responder": m.responder,
+            "placebo_responder": m.placebo_responder,
+            "slow_c50_ng_ml": m.slow_c50,
+            "psy_threshold": m.psy_threshold,
+            "belief_end": m.belief,
+            "ae_psychotomimetic": m.felt_psy,
+            "ae_intolerable": m.intolerable_ever,
+            "ae_nausea": m.nausea,
+            "ae_vomiting": m.vomiting,
+            "ae_liver_injury": m.liver,
+            "max_cardiac_output_pct": m.cv_max["cardiac_output_pct"],
+            "max_heart_rate_pct": m.cv_max["heart_rate_pct"],
+            "max_map_pct": m.cv_max["map_pct"],
+            "end_rate_mg_h": np.where(m.drug, m.end_rate / frac, np.nan),
+            "end_rate_mg_h_70kg": np.where(m.drug, per70 / frac, np.nan),
+            "discontinued": ~np.isnan(m.discontinued_h),
+            "discontinued_h": m.discontinued_h,
+            "dropped_out": ~np.isnan(m.dropout_h),
+            "dropout_h": m.dropout_h,
+            "dropout_reason": m.dropout_reason,
+        }
+    )
+    patients = pd.concat([patients, pop.reset_index(drop=True)], axis=1)
+    if m.events_log:
+        idx = np.concatenate([e[0] for e in m.events_log])
+        ev = pd.DataFrame(
+            {
+                "replicate": m.replicate[idx],
+                "patient": m.patient[idx],
+                "arm": pd.Categorical(arm_names[m.arm[idx]], categories=m.arm_names),
+                "time_h": np.concatenate([e[1] for e in m.events_log]),
+                "event": np.concatenate(
+                    [np.full(e[0].size, e[2], dtype=object) for e in m.events_log]
+                ),
+                "value": np.concatenate([e[3] for e in m.events_log]),
+            }
+        )
+        ev = ev.sort_values(["replicate", "patient", "time_h"], kind="stable").reset_index(
+            drop=True
+        )
+    else:
+        ev = pd.DataFrame(columns=["replicate", "patient", "arm", "time_h", "event", "value"])
+    return TrialResult(sc, ent, m.replicates, patients, diary_df, ev)
+
+
+def simulate_trial(
+    scenario: Scenario,
+    seed: int | None = None,
+    replicates: tuple[int, ...] | list[int] = (0,),
+    with_agents: bool = False,
+) -> TrialResult:
+    """Simulate replicate trials of a scenario and return their tables.
+
+    The seed is taken from the argument, else the scenario, else drawn fresh (and recorded in
+    :attr:`TrialResult.entropy`).
+    """
+    entropy = seed if seed is not None else scenario.seed
+    if entropy is None:
+        entropy = new_entropy()
+    model = TrialModel(scenario, entropy, replicates, with_agents=with_agents)
+    model.run_model()
+    return model.result()
