@@ -1,4 +1,5 @@
-"""Command line: ``ketsim scenario validate|show``, ``ketsim pk``, ``ketsim bench pk``."""
+"""Command line: ``ketsim scenario validate|show``, ``ketsim pk``, ``ketsim simulate``,
+``ketsim bench pk``."""
 
 from __future__ import annotations
 
@@ -120,6 +121,82 @@ def _cmd_pk(args) -> int:
     return EXIT_OK
 
 
+def _cmd_simulate(args) -> int:
+    from ketsim.io import versions, write_json_atomic, write_parquet_atomic, write_text_atomic
+    from ketsim.trial import simulate_trial
+
+    sc = _load(args.file)
+    if sc is None:
+        return EXIT_USAGE
+    if not sc.arms:
+        return _fail(["arms: required key is missing ('ketsim simulate' runs a trial)"], args.file)
+    out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-trial"
+    t0 = time.perf_counter()
+    try:
+        res = simulate_trial(sc, seed=args.seed, replicates=[args.replicate])
+    except ValueError as err:
+        print(f"ketsim simulate: {args.file}: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    t_sim = time.perf_counter() - t0
+    summary = res.summary()
+    files = ["patients.parquet", "diary.parquet", "events.parquet", "summary.csv"]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_parquet_atomic(out / "patients.parquet", res.patients)
+        write_parquet_atomic(out / "diary.parquet", res.diary)
+        write_parquet_atomic(out / "events.parquet", res.events)
+        write_text_atomic(out / "summary.csv", summary.to_csv(index=False))
+        write_text_atomic(out / "scenario.resolved.yaml", dump_scenario(sc))
+        write_json_atomic(
+            out / "manifest.json",
+            {
+                "command": "simulate",
+                "argv": sys.argv,
+                "scenario": sc.name,
+                "seed_entropy": res.entropy,
+                "replicate": args.replicate,
+                "patients": len(res.patients),
+                "versions": versions(),
+                "timings_s": {"simulate": t_sim, "total": time.perf_counter() - t0},
+                "files": [*files, "scenario.resolved.yaml"],
+            },
+        )
+    except OSError as err:
+        print(f"ketsim simulate: cannot write to {out}: {err.strerror or err}", file=sys.stderr)
+        return EXIT_ERROR
+    if not args.quiet:
+        print(
+            f"scenario {sc.name}: replicate {args.replicate}, seed {res.entropy}, "
+            f"{len(res.patients)} patients, simulated in {t_sim:.2f} s"
+        )
+        print(format_trial_summary(summary))
+        print(f"wrote {out}/" + ", ".join(files) + ", manifest.json")
+    return EXIT_OK
+
+
+def format_trial_summary(summary) -> str:
+    """Per-arm text table: weekly mean NRS, AE incidences, dropouts, end rates."""
+    weeks = [c for c in summary.columns if c.startswith("week")]
+    lines = ["mean daily NRS by week (week 0 = baseline):"]
+    lines.append(f"{'arm':<14}" + "".join(f"{w[4:]:>6}" for w in weeks))
+    for _, r in summary.iterrows():
+        lines.append(f"{r['arm']:<14}" + "".join(f"{r[w]:>6.2f}" for w in weeks))
+    lines.append("")
+    head = (
+        f"{'arm':<14}{'n':>5}{'psychotomimetic':>17}{'nausea':>8}{'liver':>7}"
+        f"{'stopped':>9}{'dropout':>9}{'end rate mg/h/70kg':>20}"
+    )
+    lines.append(head)
+    for _, r in summary.iterrows():
+        rate = r["end_rate_mg_h_70kg"]
+        lines.append(
+            f"{r['arm']:<14}{int(r['n']):>5}{r['psychotomimetic_pct']:>16.0f}%"
+            f"{r['nausea_pct']:>7.0f}%{r['liver_injury_pct']:>6.0f}%{r['discontinued_pct']:>8.0f}%"
+            f"{r['dropout_pct']:>8.0f}%{'' if rate != rate else f'{rate:.1f}':>20}"
+        )
+    return "\n".join(lines)
+
+
 def _cmd_bench(args) -> int:
     from ketsim.bench import bench_pk
 
@@ -161,6 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
     pk.add_argument("--quiet", action="store_true")
     pk.set_defaults(func=_cmd_pk)
 
+    sim = sub.add_parser("simulate", help="one replicate of a scenario's trial -> parquet tables")
+    sim.add_argument("file")
+    sim.add_argument("--out", help="output directory (default runs/<scenario>-trial)")
+    sim.add_argument("--seed", type=int, help="root seed (default: the scenario's, else random)")
+    sim.add_argument("--replicate", type=int, default=0, help="replicate index (default 0)")
+    sim.add_argument("--quiet", action="store_true")
+    sim.set_defaults(func=_cmd_simulate)
+
     b = sub.add_parser("bench", help="performance benchmarks")
     b.add_argument("what", help="pk")
     b.add_argument("--json", action="store_true", help="one JSON line")
@@ -175,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "seed", None) is not None and args.seed < 0:
         parser.error("--seed must be >= 0")
+    if getattr(args, "replicate", 0) < 0:
+        parser.error("--replicate must be >= 0")
     return args.func(args)
 
 

@@ -68,6 +68,24 @@ def _pass_fraction(sc: Scenario, params: PDParameters) -> float:
     return float(special.ndtr((bp.mean - (thr - 0.5)) / max(sd, 1e-9)))
 
 
+def _beta_score(x: np.ndarray, spec) -> np.ndarray:
+    """Normal score Φ⁻¹(F(x)) of a beta-distributed attribute (0 when the spec has sd 0)."""
+    if spec.sd == 0:
+        return np.zeros(np.shape(x))
+    a, b = spec.ab()
+    return special.ndtri(np.clip(special.betainc(a, b, x), 1e-15, 1 - 1e-15))
+
+
+def _lognormal_score(x: np.ndarray, spec) -> np.ndarray:
+    """Normal score of a truncated log-normal attribute (0 when the spec has sd_log 0)."""
+    if spec.sd_log == 0:
+        return np.zeros(np.shape(x))
+    mu = np.log(spec.median)
+    lo, hi = (special.ndtr((np.log(v) - mu) / spec.sd_log) for v in (spec.min, spec.max))
+    u = (special.ndtr((np.log(x) - mu) / spec.sd_log) - lo) / (hi - lo)
+    return special.ndtri(np.clip(u, 1e-15, 1 - 1e-15))
+
+
 @dataclass
 class _Replicate:
     """The patients of one replicate after screening and allocation."""
@@ -224,17 +242,12 @@ class TrialModel(mesa.Model):
             )
 
         spec = sc.population
-        sens = spec.sensitization
-        z_s = (pop.sensitization - sens.mean) / sens.sd if sens.sd > 0 else np.zeros(n)
-        dd = spec.disease_duration_years
-        z_d = (
-            (np.log(pop.disease_duration_years) - np.log(dd.median)) / dd.sd_log
-            if dd.sd_log > 0
-            else np.zeros(n)
-        )
+        # normal scores against the indication's distributions: exactly standard normal in the
+        # reference population, so the marginal responder probabilities hold there
+        z_s = _beta_score(pop.sensitization, spec.sensitization)
+        z_d = _lognormal_score(pop.disease_duration_years, spec.disease_duration_years)
         self.responder = sensitization.ketamine_responders(z_s, z_d, trait(_K_RESPONDER), prm)
-        ex = spec.expectancy
-        z_e = (pop.expectancy - ex.mean) / ex.sd if ex.sd > 0 else np.zeros(n)
+        z_e = _beta_score(pop.expectancy, spec.expectancy)
         self.placebo_responder = placebo.placebo_responders(z_e, trait(_K_PLACEBO), prm)
         thr = prm.psy_threshold_median * np.exp(prm.psy_threshold_sd_log * trait(_K_PSY_THRESHOLD))
         thr = np.where(pop.depression, thr * prm.depression_threshold_factor, thr)
@@ -331,6 +344,7 @@ class TrialModel(mesa.Model):
         self.n_courses = np.zeros(n, int)
         self.cv_max = {k: np.zeros(n) for k in ("cardiac_output_pct", "heart_rate_pct", "map_pct")}
         self.prev_rates = np.zeros((n, len(self.routes[0])))
+        self.prev_nominal = np.zeros((n, len(self.routes[0])))
         self.y = self._outputs()
         self.pain = pop.baseline_pain.copy()
         self.mu_diary = np.full((n, n_days), np.nan)
@@ -583,11 +597,13 @@ class TrialModel(mesa.Model):
     def _set_inputs(self, k: int, t: float) -> None:
         rates = self._rates_for_interval(k)
         active = self.on_treatment & self.in_study
-        # placebo arms receive the schedule without drug
-        rates *= (active & self.drug)[:, None]
-        changed = np.any(rates != self.prev_rates, axis=1)
+        rates *= active[:, None]
+        # the nominal rate is what the (blinded) staff set: placebo arms run saline at it
+        changed = np.any(rates != self.prev_nominal, axis=1)
         if np.any(changed):
             self._log(changed, "rate_mg_h", rates.sum(axis=1))
+        self.prev_nominal = rates.copy()
+        rates *= self.drug[:, None]
         # infusion courses, for liver injury: a course starts when the total rate leaves 0
         on_now = rates.sum(axis=1) > 0
         on_before = self.prev_rates.sum(axis=1) > 0
@@ -735,8 +751,9 @@ def _tables(m: TrialModel) -> TrialResult:
             "max_cardiac_output_pct": m.cv_max["cardiac_output_pct"],
             "max_heart_rate_pct": m.cv_max["heart_rate_pct"],
             "max_map_pct": m.cv_max["map_pct"],
-            "end_rate_mg_h": np.where(m.drug, m.end_rate / frac, np.nan),
-            "end_rate_mg_h_70kg": np.where(m.drug, per70 / frac, np.nan),
+            # nominal (drug or saline) rate at the end of the titrated infusion, whole drug
+            "end_rate_mg_h": m.end_rate / frac,
+            "end_rate_mg_h_70kg": per70 / frac,
             "discontinued": ~np.isnan(m.discontinued_h),
             "discontinued_h": m.discontinued_h,
             "dropped_out": ~np.isnan(m.dropout_h),
