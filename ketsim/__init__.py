@@ -12,6 +12,7 @@ __all__ = [
     "load_scenario",
     "parse_scenario",
     "simulate_pk",
+    "simulate_trial",
 ]
 
 
@@ -25,4 +26,8 @@ def __getattr__(name: str):
         from ketsim.pk.simulate import simulate_pk
 
         return simulate_pk
+    if name == "simulate_trial":
+        from ketsim.trial import simulate_trial
+
+        return simulate_trial
     raise AttributeError(f"module 'ketsim' has no attribute {name!r}")

@@ -443,6 +443,13 @@ def _pd_overrides(v: dict[str, float]) -> dict[str, float]:
     bad = [k for k in v if k not in allowed]
     if bad:
         raise ValueError(f"unknown PD parameter(s) {bad}; allowed: {', '.join(allowed)}")
+    from dataclasses import replace
+
+    from ketsim.pd.parameters import check_pd
+
+    problems = check_pd(replace(PDParameters(), **v))
+    if problems:
+        raise ValueError("; ".join(problems))
     return v
 
 

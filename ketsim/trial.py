@@ -533,7 +533,13 @@ class TrialModel(mesa.Model):
                 in_window_end = any(abs(t - w1) < 1e-9 for _, w1 in s.infusion_windows) or (
                     t - 0.5 in s.bolus_times
                 )
-                nothing = (~self.felt_psy[live]) & in_window_end & ~self.felt_nothing_applied[live]
+                # active placebo (midazolam) patients felt sedation: not "nothing"
+                nothing = (
+                    ~self.felt_psy[live]
+                    & ~self.active_placebo[live]
+                    & in_window_end
+                    & ~self.felt_nothing_applied[live]
+                )
                 sedation = self.active_placebo[live] & first
                 self.belief[live] = placebo.belief_after_effects(
                     self.belief[live], new, nothing, sedation, prm

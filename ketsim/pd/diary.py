@@ -41,4 +41,7 @@ def ou_path(z: np.ndarray, sd: float, tau_days: float) -> np.ndarray:
 
 def observe_nrs(mu: np.ndarray, fluct: np.ndarray, eps: np.ndarray) -> np.ndarray:
     """Integer NRS from expected pain, fluctuation and noise (rounded half away from zero)."""
-    return np.floor(np.clip(mu + fluct + eps, 0.0, 10.0) + 0.5).astype(np.int8)
+    x = np.clip(mu + fluct + eps, 0.0, 10.0)
+    r = np.floor(x)
+    # x - floor(x) is exact on [0, 10]; floor(x + 0.5) would round 0.49999999999999994 up
+    return (r + (x - r >= 0.5)).astype(np.int8)

@@ -47,7 +47,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-__all__ = ["PDParameters", "pd_parameter_table", "resolve_pd"]
+__all__ = ["PDParameters", "check_pd", "pd_parameter_table", "resolve_pd"]
 
 
 @dataclass(frozen=True)
@@ -157,9 +157,84 @@ class PDParameters:
     diary_missing_sd: float = 0.05  # L: between-patient spread (beta)
 
 
+_PROBABILITIES = (
+    "responder_probability",
+    "placebo_responder_probability",
+    "psy_background",
+    "nausea_reference_probability",
+    "vomiting_given_nausea",
+    "nausea_background",
+    "liver_single_course_probability",
+    "liver_repeat_course_probability",
+    "stop_on_intolerable",
+    "followup_after_stop",
+    "lack_of_effect_dropout_per_week",
+    "loss_to_follow_up_per_week",
+    "diary_missing_mean",
+    "unblinding_up",
+    "unblinding_down",
+    "midazolam_belief_up",
+    "titration_target_relief",
+)
+_NON_NEGATIVE = (
+    "acute_gamma",
+    "acute_emax",
+    "slow_c50_cv",
+    "sensitization_half_life_days",
+    "placebo_relief",
+    "placebo_relief_nonresponder",
+    "psy_threshold_sd_log",
+    "tolerance_max",
+    "fluctuation_sd",
+    "diary_missing_sd",
+)
+
+
+def check_pd(p: PDParameters) -> list[str]:
+    """Problems with a parameter set, one ``name: message`` string each (empty if valid)."""
+    bad = []
+    for f in fields(p):
+        v = getattr(p, f.name)
+        if f.name in _PROBABILITIES:
+            if not 0.0 <= v <= 1.0:
+                bad.append(f"{f.name}: must lie in [0, 1] (got {v})")
+        elif f.name in _NON_NEGATIVE:
+            if not v >= 0.0:
+                bad.append(f"{f.name}: must be >= 0 (got {v})")
+        elif f.name not in ("nk_antagonist_potency", "nk_conventional_potency"):
+            if f.name.startswith("responder_loading") or f.name == "placebo_loading_expectancy":
+                if not -1.0 <= v <= 1.0:
+                    bad.append(f"{f.name}: must lie in [-1, 1] (got {v})")
+            elif not v > 0.0:
+                bad.append(f"{f.name}: must be > 0 (got {v})")
+    ls, ld = p.responder_loading_sensitization, p.responder_loading_duration
+    if ls * ls + ld * ld > 1.0:
+        bad.append("responder_loading_sensitization² + responder_loading_duration² must be <= 1")
+    if p.diary_missing_mean > 0 and p.diary_missing_sd**2 >= p.diary_missing_mean * (
+        1 - p.diary_missing_mean
+    ):
+        bad.append("diary_missing_sd: too large for a beta with that mean")
+    if not 0.0 < p.diary_icc_single_day < 1.0:
+        bad.append("diary_icc_single_day: must lie in (0, 1)")
+    return bad
+
+
 def resolve_pd(overrides: dict[str, Any] | None = None) -> PDParameters:
-    """Defaults with scenario overrides applied (names are checked by the scenario schema)."""
-    return replace(PDParameters(), **(overrides or {}))
+    """Defaults with scenario overrides applied.
+
+    Raises
+    ------
+    ValueError
+        If a name is unknown or a value is out of range (one ``name: message`` line each).
+    """
+    try:
+        p = replace(PDParameters(), **(overrides or {}))
+    except TypeError as err:
+        raise ValueError(str(err)) from None
+    bad = check_pd(p)
+    if bad:
+        raise ValueError("; ".join(bad))
+    return p
 
 
 def pd_parameter_table() -> list[tuple[str, float]]:

@@ -32,6 +32,8 @@ def placebo_responders(
     """Placebo-responder indicator from ``a·z_e + sqrt(1 − a²)·ε`` (standard normal)."""
     p = params or PDParameters()
     a = p.placebo_loading_expectancy
+    if not -1.0 <= a <= 1.0:
+        raise ValueError("placebo_loading_expectancy must lie in [-1, 1]")
     latent = a * z_expectancy + np.sqrt(1.0 - a * a) * eps
     return latent > special.ndtri(1.0 - p.placebo_responder_probability)
 

@@ -25,7 +25,7 @@ import pytest
 
 from ketsim.pd.parameters import PDParameters
 from ketsim.pd.sensitization import desensitizing_drive
-from ketsim.pk.model import Covariates, individual_parameters
+from ketsim.pk.model import Covariates
 from ketsim.pk.simulate import simulate_concentrations
 from ketsim.scenario import RegimenSpec, load_scenario
 from ketsim.trial import simulate_trial
@@ -52,7 +52,8 @@ def calib():
             diff = x["placebo"] - x["ketamine"]
             rows.append(
                 f"{label:>12} week {w:>2}: ketamine {x['ketamine'].mean():.2f}  placebo "
-                f"{x['placebo'].mean():.2f}  difference {diff.mean():.2f} ± {diff.std() / np.sqrt(R):.3f}"
+                f"{x['placebo'].mean():.2f}  difference {diff.mean():.2f}"
+                f" ± {diff.std() / np.sqrt(R):.3f}"
             )
     k, pl = p[p.arm == "ketamine"], p[p.arm == "placebo"]
     rows.append(
