@@ -404,13 +404,6 @@ def test_placebo_responders_conditional_probability_and_direction(z_e):
     assert np.all(higher >= r) and higher.mean() > r.mean()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG ketsim/pd/placebo.py:35: placebo_loading_expectancy > 1 is not validated; "
-    "sqrt(1 - a²) is NaN and every patient silently becomes a non-responder (ketamine_responders "
-    "raises ValueError for the same condition)",
-)
-@pytest.mark.filterwarnings("ignore:invalid value encountered in sqrt:RuntimeWarning")
 def test_placebo_responders_loading_validated():
     z = np.zeros(4)
     with pytest.raises(ValueError):
@@ -666,11 +659,6 @@ def test_observe_nrs_integer_range_and_rounding():
     assert np.all((big >= 0) & (big <= 10))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG ketsim/pd/diary.py:44: floor(x + 0.5) rounds the largest double below 0.5 "
-    "(0.49999999999999994) up to 1 because x + 0.5 rounds to 1.0 in floating point",
-)
 def test_observe_nrs_just_below_half():
     x = np.array([np.nextafter(0.5, 0.0)])
     assert_array_equal(diary.observe_nrs(x, np.zeros(1), np.zeros(1)), [0])
