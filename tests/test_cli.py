@@ -85,3 +85,30 @@ def test_bench_json_small(capsys):
     assert main(["bench", "pk", "--json", "--patients", "50", "--repeats", "1"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["subjects_per_s"] > 0 and r["patients"] == 50
+
+
+def test_simulate_writes_trial_tables(tmp_path, capsys):
+    import pandas as pd
+
+    out = tmp_path / "trial"
+    rc = main(
+        ["simulate", "scenarios/published/sigtermans2009.yaml", "--out", str(out), "--seed", "3"]
+    )
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "ketamine" in text and "psychotomimetic" in text
+    for f in (
+        "patients.parquet",
+        "diary.parquet",
+        "events.parquet",
+        "summary.csv",
+        "manifest.json",
+    ):
+        assert (out / f).exists()
+    assert len(pd.read_parquet(out / "patients.parquet")) == 60
+
+
+def test_simulate_without_arms_is_a_usage_error(capsys):
+    rc = main(["simulate", "scenarios/examples/sigtermans_infusion_pk.yaml", "--out", "/tmp/x"])
+    assert rc == 2
+    assert "arms" in capsys.readouterr().err

@@ -137,3 +137,23 @@ def test_safe_loader_rejects_python_objects(tmp_path):
     f.write_text("name: !!python/object/apply:os.system ['echo hi']\n")
     with pytest.raises(ScenarioError, match="yaml"):
         load_scenario(f)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["scenarios/published/sigtermans2009.yaml", "scenarios/examples/sigtermans_infusion_pk.yaml"],
+)
+def test_shipped_scenarios_round_trip(path):
+    """Every shipped scenario validates and its resolved dump loads back equal (trial schema)."""
+    from ketsim.scenario import load_scenario
+
+    sc = load_scenario(path)
+    assert parse_scenario(yaml.safe_load(dump_scenario(sc))) == sc
+
+
+def test_indication_sets_population_defaults():
+    sc = parse_scenario(
+        {**BASE, "population": {"indication": "neuropathic", "female_fraction": 0.3}}
+    )
+    assert sc.population.female_fraction == 0.3  # explicit value wins
+    assert sc.population.weight_kg.mean == 85.0  # from the indication table
