@@ -27,8 +27,9 @@ from scipy import special
 
 from ketsim.pd import acute, adverse, diary, placebo, sensitization
 from ketsim.pd.parameters import PDParameters, resolve_pd
-from ketsim.pk.model import PKSwitches, build_system, individual_parameters
+from ketsim.pk.model import build_system, individual_parameters
 from ketsim.pk.propagate import Propagator
+from ketsim.pk.simulate import pk_switches
 from ketsim.population import Population, sample_population
 from ketsim.regimen import ArmSchedule, check_times, compile_arm, routes_used
 from ketsim.scenario import Scenario
@@ -44,17 +45,6 @@ _B_BACKGROUND, _B_STOP, _B_NAUSEA, _B_VOMIT, _B_LIVER, _B_LTFU, _B_LOE, _B_FOLLO
 _M_SCREEN, _M_MISS_P, _M_MISS_U, _M_FLUCT, _M_EPS = range(5)
 TREATMENTS = ("ketamine", "placebo", "active_placebo")
 MAX_COURSES = 64
-
-
-def _pk_switches(sc: Scenario) -> PKSwitches:
-    sw = sc.switches
-    return PKSwitches(
-        sex_effect=sw.sex_effect_on_clearance,
-        cyp2b6_effect=sw.cyp2b6_effect,
-        r_inhibits_s=sw.r_inhibits_s,
-        iiv=sw.iiv,
-        intranasal=sw.intranasal,
-    )
 
 
 def _pass_fraction(sc: Scenario, params: PDParameters) -> float:
@@ -307,7 +297,7 @@ class TrialModel(mesa.Model):
 
         # -- PK systems ------------------------------------------------------------------------
         cov = pop.pk_covariates(sc.switches.cyp3a_cyp2c9_effect)
-        sw = _pk_switches(sc)
+        sw = pk_switches(sc)
         systems = ("S", "R") if self.racemic else ("S",)
         self.props = {}
         self.cl = None
