@@ -329,8 +329,9 @@ class TrialModel(mesa.Model):
         self.end_rate = np.full(n, np.nan)
         self.auc_at_check = np.zeros(n)
         self.course_start_auc = np.full(n, np.nan)
-        self.course_start_t = np.full(n, np.nan)
-        self.course_ends: list[list[tuple[float, float]]] = [[] for _ in range(n)]
+        self.priming_at_start = np.zeros(n)
+        self.prime_mass = np.zeros(n)  # decaying sum of earlier courses' AUC / reference AUC
+        self.prime_t = np.zeros(n)  # time of the accumulator's last update
         self.n_courses = np.zeros(n, int)
         self.cv_max = {k: np.zeros(n) for k in ("cardiac_output_pct", "heart_rate_pct", "map_pct")}
         self.prev_rates = np.zeros((n, len(self.routes[0])))
@@ -606,7 +607,10 @@ class TrialModel(mesa.Model):
         auc = self.y["auc"]
         start = on_now & ~on_before
         self.course_start_auc[start] = auc[start]
-        self.course_start_t[start] = t
+        hl = self.params.liver_priming_half_life_days * 24.0
+        self.priming_at_start[start] = self.prime_mass[start] * 0.5 ** (
+            (t - self.prime_t[start]) / hl
+        )
         end = on_before & ~on_now
         if np.any(end):
             self._course_end(np.flatnonzero(end), t)
@@ -624,30 +628,24 @@ class TrialModel(mesa.Model):
             self.z[e] = z
 
     def _course_end(self, ids: np.ndarray, t: float) -> None:
-        """Liver injury at the end of an infusion course (exposure from the exact AUC state)."""
+        """Liver injury at the end of an infusion course (exposure from the exact AUC state).
+
+        Priming is an exponentially decaying sum of earlier courses' relative exposures, kept as
+        one accumulator per patient and read at the start of each course (vectorised).
+        """
         prm = self.params
-        # exposure during the course from the exact AUC state (the tail after the stop is small
-        # for multi-day infusions)
-        auc_course = self.y["auc"][ids] - self.course_start_auc[ids]
         hl = prm.liver_priming_half_life_days * 24.0
-        # priming from earlier courses, decayed over the gap from their end to this course's start
-        priming = np.array(
-            [
-                sum(
-                    x * 0.5 ** ((self.course_start_t[i] - te) / hl) for te, x in self.course_ends[i]
-                )
-                for i in ids
-            ]
-        )
-        p_l = adverse.liver_injury_probability(auc_course, priming, prm)
+        auc_course = self.y["auc"][ids] - self.course_start_auc[ids]
+        p_l = adverse.liver_injury_probability(auc_course, self.priming_at_start[ids], prm)
         c = np.minimum(self.n_courses[ids], MAX_COURSES - 1)
         hit = (self.u_liver[ids, c] < p_l) & ~self.liver[ids]
         mask = np.zeros(self.n, bool)
         mask[ids[hit]] = True
         self._log(mask, "ae_liver_injury")
         self.liver[ids[hit]] = True
-        for j, i in enumerate(ids):
-            self.course_ends[i].append((t, auc_course[j] / adverse.REFERENCE_COURSE_AUC_NG_H_ML))
+        decayed = self.prime_mass[ids] * 0.5 ** ((t - self.prime_t[ids]) / hl)
+        self.prime_mass[ids] = decayed + auc_course / adverse.REFERENCE_COURSE_AUC_NG_H_ML
+        self.prime_t[ids] = t
         self.n_courses[ids] += 1
 
     # -- running -------------------------------------------------------------------------------
