@@ -300,13 +300,10 @@ class TrialModel(mesa.Model):
         sw = pk_switches(sc)
         systems = ("S", "R") if self.racemic else ("S",)
         self.props = {}
-        self.cl = None
         for e in systems:
             ip = individual_parameters(
                 cov, sc.parameter_set, sw, pop.eta_pk, enantiomer=e, racemic=self.racemic
             )
-            if e == "S":
-                self.cl = ip.cl
             self.props[e] = Propagator(build_system(ip, *self.routes, with_auc=True))
         m = next(iter(self.props.values())).A_aug.shape[1]
         self.z = {e: np.zeros((n, m)) for e in systems}
@@ -681,13 +678,7 @@ def _tables(m: TrialModel) -> TrialResult:
 
     # fluctuation continues the screening-day value (screening happens the day before baseline)
     zf = meas(_M_FLUCT, lambda g, k: g.standard_normal((k, D)))
-    rho = np.exp(-1.0 / prm.fluctuation_days)
-    fl = np.empty((n, D))
-    prev = m.fluct0
-    innov = prm.fluctuation_sd * np.sqrt(1 - rho * rho)
-    for j in range(D):
-        prev = rho * prev + innov * zf[:, j]
-        fl[:, j] = prev
+    fl = diary.ou_path(zf, prm.fluctuation_sd, prm.fluctuation_days, start=m.fluct0)
     eps_sd = diary.daily_noise_sd(sc.population.baseline_pain.sd, prm)
     eps = eps_sd * meas(_M_EPS, lambda g, k: g.standard_normal((k, D)))
     nrs = diary.observe_nrs(mu, fl, eps).astype(float)

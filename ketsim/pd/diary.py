@@ -28,12 +28,21 @@ def daily_noise_sd(baseline_sd: float, params: PDParameters | None = None) -> fl
     return float(np.sqrt(var_b * (1.0 - p.diary_icc_single_day) / p.diary_icc_single_day))
 
 
-def ou_path(z: np.ndarray, sd: float, tau_days: float) -> np.ndarray:
-    """Stationary OU process on a daily grid from standard normals ``z (P, D)`` (exact AR(1))."""
+def ou_path(
+    z: np.ndarray, sd: float, tau_days: float, start: np.ndarray | None = None
+) -> np.ndarray:
+    """OU process on a daily grid from standard normals ``z (P, D)`` (exact AR(1)).
+
+    Without ``start`` the first day is drawn from the stationary law (``sd · z[:, 0]``); with
+    ``start`` (the value the day before the grid) every day is one AR(1) step on from it.
+    """
     rho = np.exp(-1.0 / tau_days)
-    out = np.empty_like(z)
-    out[:, 0] = sd * z[:, 0]
     innov = sd * np.sqrt(1.0 - rho * rho)
+    out = np.empty_like(z)
+    if start is None:
+        out[:, 0] = sd * z[:, 0]
+    else:
+        out[:, 0] = rho * start + innov * z[:, 0]
     for d in range(1, z.shape[1]):
         out[:, d] = rho * out[:, d - 1] + innov * z[:, d]
     return out
