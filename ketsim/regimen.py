@@ -7,6 +7,7 @@ interval. Rules that change doses during a trial (titration) act on the same pla
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,7 +16,14 @@ import numpy as np
 from ketsim.pk.propagate import DosingPlan
 from ketsim.scenario import BOLUS_ROUTES, INFUSION_ROUTES, RegimenSpec, TitrationSpec
 
-__all__ = ["ArmSchedule", "build_plan", "check_times", "compile_arm", "routes_used"]
+__all__ = [
+    "ArmSchedule",
+    "TitrationWindow",
+    "build_plan",
+    "check_times",
+    "compile_arm",
+    "routes_used",
+]
 
 
 def routes_used(regimens: Sequence[RegimenSpec]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -69,39 +77,68 @@ def build_plan(
 
 # -- trial schedules ------------------------------------------------------------------------------
 @dataclass
+class TitrationWindow:
+    """One titrated infusion: its time window, rule, route column and per-patient rates (mg/h)."""
+
+    start_h: float
+    end_h: float
+    rule: TitrationSpec
+    route: int
+    start_mg_h: np.ndarray
+    step_mg_h: np.ndarray
+    min_mg_h: np.ndarray
+    max_mg_h: np.ndarray
+    resets: bool  # the first window of its regimen: the level restarts at the start rate
+
+
+@dataclass
 class ArmSchedule:
-    """The dosing of one arm for its patients, split into a fixed part and a titrated infusion.
+    """The dosing of one group of patients, split into a fixed part and titrated infusions.
 
     Attributes
     ----------
     plan : fixed doses (every regimen without titration), columns on the trial's global routes.
-    titration : the rule of the titrated infusion, or None.
-    titrated_route : infusion column of the titrated infusion.
-    titrated_windows : (start, end) hours of each titrated infusion.
-    start_mg_h, step_mg_h, min_mg_h, max_mg_h : per-patient titration rates (mg/h).
+    windows : the titrated infusions (non-overlapping), in time order.
     infusion_windows : (start, end) of every infusion, titrated or not (checks happen during these).
     bolus_times : times of every instant administration.
     """
 
     plan: DosingPlan
-    titration: TitrationSpec | None
-    titrated_route: int
-    titrated_windows: list[tuple[float, float]]
-    start_mg_h: np.ndarray
-    step_mg_h: np.ndarray
-    min_mg_h: np.ndarray
-    max_mg_h: np.ndarray
+    windows: list[TitrationWindow]
     infusion_windows: list[tuple[float, float]]
     bolus_times: list[float]
+
+    @property
+    def titration(self) -> TitrationSpec | None:
+        """The rule of the first titrated infusion (None without titration)."""
+        return self.windows[0].rule if self.windows else None
+
+    @property
+    def titrated_windows(self) -> list[tuple[float, float]]:
+        return [(w.start_h, w.end_h) for w in self.windows]
 
     @property
     def first_dose_h(self) -> float:
         starts = [s for s, _ in self.infusion_windows] + list(self.bolus_times)
         return min(starts) if starts else 0.0
 
+    def window_at(self, t: float) -> int:
+        """Index of the titrated window with ``t`` in (start, end], or -1 (a check inside it)."""
+        for i, w in enumerate(self.windows):
+            if w.start_h < t <= w.end_h:
+                return i
+        return -1
+
     def titrating_at(self, t: float) -> bool:
         """True if ``t`` lies in (start, end] of a titrated window (a check inside it)."""
-        return any(s < t <= e for s, e in self.titrated_windows)
+        return self.window_at(t) >= 0
+
+    def infusing_window(self, t: float) -> int:
+        """Index of the titrated window with ``t`` in [start, end) (the rate applies), or -1."""
+        for i, w in enumerate(self.windows):
+            if w.start_h <= t < w.end_h:
+                return i
+        return -1
 
 
 def compile_arm(
@@ -110,11 +147,12 @@ def compile_arm(
     routes: tuple[tuple[str, ...], tuple[str, ...]],
     fraction: float = 1.0,
 ) -> ArmSchedule:
-    """Compile an arm's regimens (``TitratedRegimenSpec``) for patients of the given weights."""
+    """Compile a group's regimens (``TitratedRegimenSpec``) for patients of the given weights.
+
+    Titrated infusions may not overlap one another (one nurse-set rate at a time).
+    """
     weight_kg = np.asarray(weight_kg, dtype=float)
     titrated = [r for r in regimens if getattr(r, "titration", None) is not None]
-    if len(titrated) > 1:
-        raise ValueError("an arm may have at most one titrated regimen")
     fixed = [r for r in regimens if getattr(r, "titration", None) is None]
     if fixed:
         plan, _, _ = build_plan(fixed, weight_kg, fraction, routes)
@@ -128,23 +166,27 @@ def compile_arm(
         (s, s + r.duration) for r in regimens if r.route in INFUSION_ROUTES for s in r.start_times()
     ]
     bolus_times = [s for r in regimens if r.route in BOLUS_ROUTES for s in r.start_times()]
-    zeros = np.zeros(weight_kg.size)
-    if titrated:
-        r = titrated[0]
+    windows: list[TitrationWindow] = []
+    for r in titrated:
         tr = r.titration
-        return ArmSchedule(
-            plan,
-            tr,
-            routes[0].index(INFUSION_ROUTES[r.route]),
-            [(s, s + r.duration) for s in r.start_times()],
-            fraction * np.asarray(r.rate.mg_per_h(weight_kg), dtype=float),
-            fraction * np.asarray(tr.step.mg_per_h(weight_kg), dtype=float),
-            fraction * np.asarray(tr.min_rate.mg_per_h(weight_kg), dtype=float),
-            fraction * np.asarray(tr.max_rate.mg_per_h(weight_kg), dtype=float),
-            inf_windows,
-            bolus_times,
-        )
-    return ArmSchedule(plan, None, 0, [], zeros, zeros, zeros, zeros, inf_windows, bolus_times)
+        rates = [
+            fraction * np.asarray(x.mg_per_h(weight_kg), dtype=float)
+            for x in (r.rate, tr.step, tr.min_rate, tr.max_rate)
+        ]
+        for i, s in enumerate(r.start_times()):
+            windows.append(
+                TitrationWindow(
+                    s, s + r.duration, tr, routes[0].index(INFUSION_ROUTES[r.route]), *rates, i == 0
+                )
+            )
+    windows.sort(key=lambda w: w.start_h)
+    for a, b in itertools.pairwise(windows):
+        if b.start_h < a.end_h - 1e-9:
+            raise ValueError(
+                f"titrated infusions overlap ({a.start_h:g}-{a.end_h:g} h and "
+                f"{b.start_h:g}-{b.end_h:g} h): one titrated rate at a time"
+            )
+    return ArmSchedule(plan, windows, inf_windows, bolus_times)
 
 
 def check_times(
@@ -156,9 +198,18 @@ def check_times(
     from ``start_hour`` at t = 0), and at the end of the infusion. After an instant dose: 30 min
     later (near the peak of the fast effect site for mucosal routes; L).
     """
-    rule = schedule.titration or default or TitrationSpec()
+    base = schedule.titration or default or TitrationSpec()
     out: list[float] = []
     for s, e in schedule.infusion_windows:
+        # a titrated infusion follows its own rule's intervals
+        rule = next(
+            (
+                w.rule
+                for w in schedule.windows
+                if abs(w.start_h - s) < 1e-9 and abs(w.end_h - e) < 1e-9
+            ),
+            base,
+        )
         t = s
         while True:
             clock = (start_hour + t) % 24.0

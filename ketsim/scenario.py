@@ -9,6 +9,7 @@ ketsim's internal units here, once. Every problem is reported as one line naming
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -405,7 +406,16 @@ class ArmSpec(_Frozen):
     """One arm of a trial: who gets what, and how it is blinded."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=40)
-    n: int = Field(ge=1, le=1_000_000, description="patients randomised to the arm")
+    n: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="patients randomised to the arm (parallel designs; crossover designs size "
+        "their sequences instead, enrichment designs randomise the run-in responders by 'ratio')",
+    )
+    ratio: int = Field(
+        1, ge=1, le=100, description="allocation weight when sizes are random (enrichment designs)"
+    )
     treatment: Literal["ketamine", "placebo", "active_placebo"] = Field(
         "ketamine",
         description="ketamine; placebo (saline on the same schedule); active placebo "
@@ -434,6 +444,238 @@ class TrialSpec(_Frozen):
     start_hour: float = Field(8.0, ge=0, lt=24, description="clock hour of t = 0")
     diary_hour: float = Field(20.0, ge=0, lt=24, description="clock hour of the daily NRS")
     screening: ScreeningSpec = ScreeningSpec()
+
+
+STRATIFIERS = ("sex", "cyp2b6", "sensitization", "depression", "baseline_pain")
+
+
+class RandomisationSpec(_Frozen):
+    """How patients are allocated to arms (or crossover sequences).
+
+    ``random_allocation`` shuffles the exact planned arm sizes; ``simple`` draws each patient's
+    arm independently with probabilities proportional to the planned sizes (or ratios);
+    ``permuted_block`` fills, within each stratum and in order of enrolment, blocks that hold every
+    arm in proportion to the allocation ratio (ICH E9 §2.3.1), with the block size drawn from
+    ``block_sizes``.
+    """
+
+    method: Literal["random_allocation", "simple", "permuted_block"] = "random_allocation"
+    block_sizes: list[int] = Field(
+        [4], min_length=1, description="block sizes (multiples of the allocation-ratio sum)"
+    )
+    strata: list[Literal[STRATIFIERS]] = Field(  # type: ignore[valid-type]
+        [],
+        description="stratification factors: sex; cyp2b6 (*6 or *18 carrier); sensitization "
+        "(above the indication's mean); depression; baseline_pain (screening score >= 7)",
+    )
+
+    @field_validator("block_sizes")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if any(b < 1 for b in v):
+            raise ValueError("block sizes must be >= 1")
+        return v
+
+
+class RecruitmentSpec(_Frozen):
+    """Enrolment over calendar time (a Poisson process); ``None`` rate = everyone at once."""
+
+    patients_per_week: float | None = Field(
+        None, gt=0, le=10_000, description="mean enrolment rate (patients per week)"
+    )
+
+
+class CrossoverSpec(_Frozen):
+    """A crossover: every patient receives the arms' treatments in the order of a sequence."""
+
+    sequences: list[list[str]] | Literal["latin_square", "williams", "all"] = Field(
+        "williams",
+        description="orders of arm names, one list per sequence, or a generator: latin_square "
+        "(cyclic), williams (balanced for first-order carry-over), all (every permutation)",
+    )
+    n_per_sequence: int = Field(ge=1, le=100_000, description="patients per sequence")
+    period_weeks: int = Field(
+        ge=1, le=104, description="weeks from a period's first dose to its end"
+    )
+    washout_weeks: int = Field(
+        0, ge=0, le=104, description="weeks without treatment between periods"
+    )
+
+
+class EnrichmentSpec(_Frozen):
+    """Enriched-enrolment randomised withdrawal: open-label run-in, responders randomised.
+
+    Every enrolled patient receives ``regimens`` open label for ``run_in_weeks``; those whose
+    mean diary NRS over the last ``window_days`` of the run-in is at least ``threshold_pct`` below
+    their baseline mean are randomised to the arms (double blind); the others leave the trial.
+    """
+
+    n: int = Field(ge=2, le=1_000_000, description="patients enrolled in the run-in")
+    run_in_weeks: int = Field(ge=1, le=52, description="length of the open-label run-in")
+    regimens: list[ArmRegimen] = Field(min_length=1, description="run-in treatment (ketamine)")
+    threshold_pct: float = Field(30.0, gt=0, le=100, description="response for randomisation")
+    window_days: int = Field(7, ge=1, le=28, description="diary days judged at the run-in end")
+
+
+class ExtensionSpec(_Frozen):
+    """Open-label extension after the double-blind phase (``trial.weeks``)."""
+
+    arms: list[str] = Field(min_length=1, description="arms whose patients enter the extension")
+    weeks: int = Field(ge=1, le=520, description="length of the extension")
+    regimens: list[ArmRegimen] = Field(min_length=1, description="open-label ketamine regimens")
+
+
+class DesignSpec(_Frozen):
+    """Trial design: allocation, recruitment, diary schedule and the design type."""
+
+    type: Literal["parallel", "crossover", "enrichment"] = Field(
+        "parallel",
+        description="parallel groups; crossover (``crossover:``); enriched-enrolment randomised "
+        "withdrawal (``enrichment:``)",
+    )
+    randomisation: RandomisationSpec = RandomisationSpec()
+    recruitment: RecruitmentSpec = RecruitmentSpec()
+    diary_weeks: list[int] | None = Field(
+        None,
+        description="weeks (from the first dose) with a daily diary; None: every week. Baseline "
+        "days are always kept",
+    )
+    crossover: CrossoverSpec | None = None
+    enrichment: EnrichmentSpec | None = None
+    extension: ExtensionSpec | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DesignSpec:
+        if self.type == "crossover" and self.crossover is None:
+            raise ValueError("design type crossover needs a 'crossover' section")
+        if self.type == "enrichment" and self.enrichment is None:
+            raise ValueError("design type enrichment needs an 'enrichment' section")
+        if self.type != "crossover" and self.crossover is not None:
+            raise ValueError(f"'crossover' is only allowed with type crossover, not {self.type}")
+        if self.type != "enrichment" and self.enrichment is not None:
+            raise ValueError(f"'enrichment' is only allowed with type enrichment, not {self.type}")
+        if self.extension is not None and self.type != "parallel":
+            raise ValueError("an open-label 'extension' is only supported for parallel designs")
+        if self.diary_weeks is not None and any(w < 1 for w in self.diary_weeks):
+            raise ValueError("diary_weeks must be >= 1")
+        return self
+
+
+ENDPOINT_TYPES = (
+    "change_from_baseline",
+    "weekly_mean",
+    "auc",
+    "responder",
+    "time_to_relapse",
+    "adverse_event",
+    "dropout",
+)
+AE_NAMES = ("psychotomimetic", "intolerable", "nausea", "vomiting", "liver_injury", "discontinued")
+
+
+class EndpointSpec(_Frozen):
+    """One endpoint computed per patient from the diary and events.
+
+    Days and weeks count from the first dose of the randomised treatment (for crossovers: of
+    each period; for enrichment designs: the first day after randomisation is day 1).
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=60)
+    type: Literal[ENDPOINT_TYPES] = Field(description="what is measured")  # type: ignore[valid-type]
+    week: int | None = Field(
+        None,
+        ge=1,
+        description="week of the weekly mean (change_from_baseline, weekly_mean, responder)",
+    )
+    days: tuple[int, int] | None = Field(
+        None, description="first and last day of an auc window (inclusive), e.g. [1, 35]"
+    )
+    threshold_pct: float = Field(
+        30.0, gt=0, le=100, description="responder: reduction from baseline; relapse: lost below"
+    )
+    event: Literal[AE_NAMES] | None = Field(  # type: ignore[valid-type]
+        None, description="adverse_event: which event"
+    )
+    reason: Literal["any", "adverse_event", "lack_of_effect", "lost_to_follow_up"] = Field(
+        "any", description="dropout: which reason counts"
+    )
+    min_days_per_week: int = Field(
+        4, ge=1, le=7, description="diary days needed for a weekly mean (else missing)"
+    )
+
+    @model_validator(mode="after")
+    def _needs(self) -> EndpointSpec:
+        t = self.type
+        if t in ("change_from_baseline", "weekly_mean", "responder") and self.week is None:
+            raise ValueError(f"endpoint type {t} needs a 'week'")
+        if t == "auc":
+            if self.days is None:
+                raise ValueError("endpoint type auc needs 'days: [first, last]'")
+            if not 1 <= self.days[0] < self.days[1]:
+                raise ValueError(f"auc 'days' must satisfy 1 <= first < last (got {self.days})")
+        if t == "adverse_event" and self.event is None:
+            raise ValueError(
+                f"endpoint type adverse_event needs an 'event' ({', '.join(AE_NAMES)})"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        """continuous, binary or time_to_event."""
+        if self.type in ("responder", "adverse_event", "dropout"):
+            return "binary"
+        if self.type == "time_to_relapse":
+            return "time_to_event"
+        return "continuous"
+
+
+METHODS = {
+    "continuous": ("t_test", "welch", "ancova", "wilcoxon", "mmrm", "crossover"),
+    "binary": ("fisher", "chi2", "chi2_yates", "logistic"),
+    "time_to_event": ("logrank",),
+}
+STRATEGIES = ("treatment_policy", "hypothetical", "composite", "bocf")
+
+
+class AnalysisSpec(_Frozen):
+    """One analysis of an endpoint: test, intercurrent-event strategy (ICH E9(R1)), comparisons."""
+
+    endpoint: str = Field(description="name of a declared endpoint")
+    method: Literal[tuple(m for ms in METHODS.values() for m in ms)] = Field(  # type: ignore[valid-type]
+        description="t_test, welch, ancova, wilcoxon, mmrm, crossover (continuous); fisher, chi2, "
+        "chi2_yates, logistic (binary); logrank (time to event)"
+    )
+    strategy: Literal[STRATEGIES] = Field(  # type: ignore[valid-type]
+        "treatment_policy",
+        description="treatment_policy: data as observed; hypothetical: data after treatment "
+        "discontinuation set missing (MAR, for mmrm); composite: discontinuation for adverse "
+        "events or dropout = non-response (binary); bocf: baseline carried forward after "
+        "discontinuation or dropout",
+    )
+    covariates: list[Literal["baseline"]] = Field(
+        ["baseline"], description="covariates of ancova, mmrm and logistic"
+    )
+    control: str | None = Field(None, description="control arm (default: the first placebo arm)")
+    compare: list[str] | None = Field(None, description="arms compared with control (default all)")
+    multiplicity: Literal["none", "holm", "hochberg", "bonferroni", "dunnett"] = "none"
+    covariance: Literal["unstructured", "ar1", "compound_symmetry"] = Field(
+        "unstructured", description="mmrm covariance across visits"
+    )
+    visits: list[int] | None = Field(
+        None, description="mmrm visit weeks (default: every week up to the endpoint's week)"
+    )
+    carryover: bool = Field(False, description="crossover: add a first-order carry-over term")
+    alpha: float | None = Field(None, gt=0, lt=1, description="overrides statistics.alpha")
+    sides: Literal[1, 2] | None = Field(None, description="overrides statistics.sides")
+
+
+class StatisticsSpec(_Frozen):
+    """Significance level and sidedness of every analysis unless overridden."""
+
+    alpha: float = Field(0.05, gt=0, lt=1, description="type-I error rate")
+    sides: Literal[1, 2] = Field(
+        2, description="2: two-sided; 1: one-sided in the direction of benefit"
+    )
 
 
 def _pd_overrides(v: dict[str, float]) -> dict[str, float]:
@@ -472,6 +714,10 @@ class Scenario(_Frozen):
         None, min_length=1, description="trial arms (``ketsim simulate``)"
     )
     trial: TrialSpec = TrialSpec()
+    design: DesignSpec = DesignSpec()
+    endpoints: list[EndpointSpec] = Field([], description="endpoints computed per patient")
+    analyses: list[AnalysisSpec] = Field([], description="analyses run on each replicate trial")
+    statistics: StatisticsSpec = StatisticsSpec()
     switches: SwitchesSpec = SwitchesSpec()
     pd: Annotated[dict[str, float], AfterValidator(_pd_overrides)] = Field(
         {}, description="overrides of PD parameters (ketsim.pd.parameters.PDParameters)"
@@ -487,6 +733,11 @@ class Scenario(_Frozen):
             names = [a.name for a in self.arms]
             if len(set(names)) != len(names):
                 raise ValueError(f"arm names must be unique (got {names})")
+            from ketsim.design import check_design
+
+            check_design(self)
+        elif self.endpoints or self.analyses:
+            raise ValueError("'endpoints' and 'analyses' need 'arms'")
         return self
 
     def pk_regimens(self) -> list[RegimenSpec]:
@@ -556,6 +807,11 @@ def _problems(err: ValidationError) -> list[str]:
             msg = "required key is missing"
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
+            # cross-field checks (ketsim.design) name their own YAML path
+            m = re.match(r"^([A-Za-z_][\w.\[\]]*): ", msg)
+            if not loc and m and m.group(1).split(".")[0].split("[")[0] in Scenario.model_fields:
+                lines.append(msg)
+                continue
         elif e["type"] == "literal_error":
             msg = msg.replace("Input should be", "must be one of")
         lines.append(f"{_loc(loc)}: {msg}")

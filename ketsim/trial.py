@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from ketsim.design import Timeline, compile_timeline, enrolment_days, randomise, stratum_codes
 from ketsim.pd import acute, adverse, diary, placebo, sensitization
 from ketsim.pd.parameters import PDParameters, resolve_pd
 from ketsim.pk.model import build_system, individual_parameters
@@ -35,7 +36,7 @@ from ketsim.regimen import ArmSchedule, check_times, compile_arm, routes_used
 from ketsim.scenario import Scenario
 from ketsim.seeds import new_entropy, stream
 
-__all__ = ["TrialModel", "TrialResult", "simulate_trial"]
+__all__ = ["TrialArrays", "TrialModel", "TrialResult", "simulate_trial"]
 
 # population-stream sub-keys of the PD traits (population.py uses 0-14)
 _K_RESPONDER, _K_PLACEBO, _K_PSY_THRESHOLD, _K_SLOW_C50 = 15, 16, 17, 18
@@ -45,6 +46,7 @@ _B_BACKGROUND, _B_STOP, _B_NAUSEA, _B_VOMIT, _B_LIVER, _B_LTFU, _B_LOE, _B_FOLLO
 _M_SCREEN, _M_MISS_P, _M_MISS_U, _M_FLUCT, _M_EPS = range(5)
 TREATMENTS = ("ketamine", "placebo", "active_placebo")
 MAX_COURSES = 64
+AE_EVENTS = ("psychotomimetic", "intolerable", "nausea", "vomiting", "liver_injury", "discontinued")
 
 
 def _pass_fraction(sc: Scenario, params: PDParameters) -> float:
@@ -81,14 +83,53 @@ class _Replicate:
     """The patients of one replicate after screening and allocation."""
 
     pop: Population
-    arm: np.ndarray
+    group: np.ndarray  # timeline group (arm, sequence; EERW: 0 until randomisation)
+    arm: np.ndarray  # randomised arm (-1: crossover, or EERW before randomisation)
     screening_score: np.ndarray
     fluct0: np.ndarray  # fluctuation on the screening day (standard-normal scale x sd)
+    enrolment_day: np.ndarray
 
 
-def _screen_and_allocate(sc: Scenario, entropy: int, r: int, params: PDParameters) -> _Replicate:
-    arms = sc.arms or []
-    n_total = sum(a.n for a in arms)
+def _n_enrolled(sc: Scenario, tl: Timeline) -> int:
+    if tl.type == "enrichment":
+        return sc.design.enrichment.n
+    return int(tl.targets.sum())
+
+
+def _allocate(
+    sc: Scenario,
+    n: int,
+    rng: np.random.Generator,
+    pop: Population,
+    score: np.ndarray,
+    sizes: np.ndarray | None,
+    ratio: np.ndarray,
+) -> np.ndarray:
+    rs = sc.design.randomisation
+    strata = None
+    if rs.method == "permuted_block" and rs.strata:
+        strata = stratum_codes(pop, rs.strata, score, sc.population.sensitization.mean)
+    if rs.method == "random_allocation" and sizes is None:
+        # random group sizes (EERW responders): proportional sizes, largest remainder
+        share = n * ratio / ratio.sum()
+        sizes = np.floor(share).astype(int)
+        extra = n - int(sizes.sum())
+        sizes[np.argsort(-(share - sizes), kind="stable")[:extra]] += 1
+    return randomise(
+        n,
+        rng,
+        method=rs.method,
+        sizes=sizes,
+        ratio=ratio,
+        strata=strata,
+        block_sizes=rs.block_sizes,
+    )
+
+
+def _screen_and_allocate(
+    sc: Scenario, tl: Timeline, entropy: int, r: int, params: PDParameters
+) -> _Replicate:
+    n_total = _n_enrolled(sc, tl)
     spec = sc.population
     frac = _pass_fraction(sc, params)
     if frac < 0.02:
@@ -114,10 +155,54 @@ def _screen_and_allocate(sc: Scenario, entropy: int, r: int, params: PDParameter
             f"(trial.screening.threshold {thr} is too strict for this population)"
         )
     pop = cand.take(idx)
-    # fixed-size complete randomisation: a random permutation of the arm labels
-    labels = np.repeat(np.arange(len(arms)), [a.n for a in arms])
-    arm = stream(entropy, r, "randomisation", 0).permutation(labels)
-    return _Replicate(pop, arm, score[idx], fluct0[idx])
+    score = score[idx]
+    # randomisation stream: key 0 allocation, 1 enrolment times, 2 EERW re-randomisation
+    enrol = enrolment_days(
+        n_total, sc.design.recruitment.patients_per_week, stream(entropy, r, "randomisation", 1)
+    )
+    if tl.type == "enrichment":
+        group = np.zeros(n_total, dtype=np.int64)
+        arm = np.full(n_total, -1, dtype=np.int64)
+    else:
+        group = _allocate(
+            sc, n_total, stream(entropy, r, "randomisation", 0), pop, score, tl.targets, tl.ratio
+        )
+        arm = group.copy() if tl.type == "parallel" else np.full(n_total, -1, dtype=np.int64)
+    return _Replicate(pop, group, arm, score, fluct0[idx], enrol)
+
+
+@dataclass
+class TrialArrays:
+    """Per-patient arrays of a finished batch, as endpoints and analyses read them.
+
+    Days count as in the diary: baseline days ``-baseline_days+1 .. 0``, then ``1, 2, ...`` from
+    t = 0 (the first day of the first treatment segment).
+    """
+
+    type: str
+    replicate: np.ndarray
+    patient: np.ndarray
+    group: np.ndarray
+    arm: np.ndarray  # randomised arm; -1 = not randomised (EERW) or crossover
+    arm_names: list[str]
+    group_names: list[str]
+    segment_arm: np.ndarray  # (P, S) arm index of each segment (-1 run-in/extension/none)
+    segment_start_day: np.ndarray  # (P, S) day number before the segment's first day (NaN none)
+    randomised_segment: int  # segment holding the randomised treatment (crossover: all periods)
+    days: np.ndarray  # (D,) day numbers
+    baseline_days: int
+    nrs: np.ndarray  # (P, D) observed integer NRS, NaN = not recorded
+    expected_nrs: np.ndarray  # (P, D) model's expected pain
+    baseline: np.ndarray  # (P,) mean observed NRS over the baseline days
+    discontinued_day: np.ndarray  # (P,) day (fractional) treatment stopped; NaN = never
+    dropout_day: np.ndarray  # (P,) day (fractional) of leaving the study; NaN = never
+    dropout_reason: np.ndarray  # (P,) object
+    ae: dict[str, np.ndarray]  # name -> (P, S) event during segment
+    period_weeks: int = 0
+
+    @property
+    def n(self) -> int:
+        return self.replicate.size
 
 
 @dataclass
@@ -131,6 +216,7 @@ class TrialResult:
     diary: pd.DataFrame
     events: pd.DataFrame
     timings_s: dict = field(default_factory=dict)
+    arrays: TrialArrays | None = None
 
     def weekly(self) -> pd.DataFrame:
         """Mean NRS per replicate, arm and week (week 0 = baseline; missing days skipped)."""
@@ -206,20 +292,21 @@ class TrialModel(mesa.Model):
     def _setup(self) -> None:
         sc, prm, ent = self.scenario, self.params, self.entropy
         arms = sc.arms
-        reps = [_screen_and_allocate(sc, ent, r, prm) for r in self.replicates]
+        self.timeline = tl = compile_timeline(sc)
+        reps = [_screen_and_allocate(sc, tl, ent, r, prm) for r in self.replicates]
         self.pop = Population.concat([x.pop for x in reps])
         n_per = [x.pop.n for x in reps]
+        self.n_per = n_per
         self.n = n = int(sum(n_per))
         self.replicate = np.repeat(self.replicates, n_per)
         self.patient = np.concatenate([np.arange(k) for k in n_per])
+        self.group = np.concatenate([x.group for x in reps])
         self.arm = np.concatenate([x.arm for x in reps])
+        self.enrolment_day = np.concatenate([x.enrolment_day for x in reps])
         self.screening_score = np.concatenate([x.screening_score for x in reps])
         fluct0 = np.concatenate([x.fluct0 for x in reps])
         self.arm_names = [a.name for a in arms]
-        kind = np.array([TREATMENTS.index(a.treatment) for a in arms])[self.arm]
-        self.drug = kind == 0
-        self.active_placebo = kind == 2
-        open_label = np.array([a.blinding == "open_label" for a in arms])[self.arm]
+        self.group_names = [g.name for g in tl.groups]
         pop = self.pop
 
         # -- patient traits (population stream, keys 15+) --------------------------------------
@@ -250,49 +337,75 @@ class TrialModel(mesa.Model):
         sd_c50 = np.sqrt(np.log1p(prm.slow_c50_cv**2))
         self.slow_c50 = prm.slow_c50_ng_ml * np.exp(sd_c50 * trait(_K_SLOW_C50))
 
-        # -- belief of being on drug -----------------------------------------------------------
-        n_active = sum(a.n for a in arms if a.treatment == "ketamine")
-        blinded_prior = n_active / sum(a.n for a in arms)
-        self.belief = np.where(open_label, np.where(self.drug, 1.0, 0.0), blinded_prior)
-        # an open-label placebo is still known to be placebo
-        self.belief = np.where(open_label & self.active_placebo, 0.0, self.belief)
+        # -- belief of being on drug: set when a patient enters a segment ------------------------
+        # blinded prior = the chance of being on ketamine the patient was told of (allocation
+        # weights of the ketamine arms; a crossover gives every arm once)
+        weights = (
+            np.ones(len(arms)) if tl.type == "crossover" else np.asarray(tl.ratio, dtype=float)
+        )
+        on_k = np.array([a.treatment == "ketamine" for a in arms])
+        self.blinded_prior = float(weights[on_k].sum() / weights.sum())
+        self.belief = np.zeros(n)
+        self.drug = np.zeros(n, bool)
+        self.active_placebo = np.zeros(n, bool)
+        self.seg = np.full(n, -1)
+        self.first_dose = np.full(n, np.inf)
 
-        # -- schedules -------------------------------------------------------------------------
-        all_regs = [r for a in arms for r in a.regimens]
+        # -- schedules, one per timeline group -------------------------------------------------
+        all_regs = [r for g in tl.groups for sg in g.segments for r in sg.regimens]
         self.routes = routes_used(all_regs)
         if "iv" not in self.routes[0]:
             self.routes = (("iv", *self.routes[0]), self.routes[1])
         self.racemic = sc.drug == "racemic"
         frac = 0.5 if self.racemic else 1.0
-        self.arm_idx = [np.flatnonzero(self.arm == a) for a in range(len(arms))]
-        self.schedules: list[ArmSchedule] = [
-            compile_arm(a.regimens, pop.weight_kg[idx], self.routes, frac)
-            for a, idx in zip(arms, self.arm_idx, strict=True)
+        # EERW patients change group at randomisation: compile every group for everyone
+        compile_all = tl.type == "enrichment"
+        self.sched_members = [
+            np.arange(n) if compile_all else np.flatnonzero(self.group == g)
+            for g in range(len(tl.groups))
         ]
+        self.schedules: list[ArmSchedule] = [
+            compile_arm(
+                [r for sg in g.segments for r in sg.regimens], pop.weight_kg[mem], self.routes, frac
+            )
+            for g, mem in zip(tl.groups, self.sched_members, strict=True)
+        ]
+        self._update_members()
+        self.n_seg = max(len(g.segments) for g in tl.groups)
+        self.seg_entry = [
+            {float(sg.start_h): j for j, sg in enumerate(g.segments)} for g in tl.groups
+        ]
+        self.seg_first_dose = []
+        for g in tl.groups:
+            fd = []
+            for sg in g.segments:
+                starts = [t for r in sg.regimens for t in r.start_times()]
+                fd.append(min(starts) if starts else sg.start_h)
+            self.seg_first_dose.append(fd)
         tr = sc.trial
         first_diary = (tr.diary_hour - tr.start_hour) % 24.0
-        n_days = 7 * tr.weeks
+        n_days = 7 * tl.weeks
         self.diary_times = first_diary + 24.0 * np.arange(n_days)
         pts: set[float] = {0.0, *self.diary_times.tolist()}
+        for e in self.seg_entry:
+            pts.update(e)
+        pts.add(float(tl.randomised_start_h))
         self.checks: list[set[float]] = []
-        for s in self.schedules:
-            pts.update(s.plan.times.tolist())
-            for a, b in s.titrated_windows:
+        for sch in self.schedules:
+            pts.update(sch.plan.times.tolist())
+            for a, b in sch.titrated_windows:
                 pts.update((a, b))
-            c = set(check_times(s, tr.start_hour))
+            c = set(check_times(sch, tr.start_hour))
             self.checks.append(c)
             pts.update(c)
         t_end = float(self.diary_times[-1])
-        self.times = np.array(sorted(t for t in pts if t <= t_end))
+        self.times = np.array(sorted(t for t in pts if 0.0 <= t <= t_end))
         self.diary_index = {float(t): d for d, t in enumerate(self.diary_times)}
-        self.first_dose = np.array([s.first_dose_h for s in self.schedules])[self.arm]
-        # per arm, row of its fixed plan in force from each event time on (-1: before the plan)
+        # per group, row of its fixed plan in force from each event time on (-1: before the plan)
         self.plan_row = [
-            np.searchsorted(s.plan.times, self.times, side="right") - 1 for s in self.schedules
+            np.searchsorted(sch.plan.times, self.times, side="right") - 1 for sch in self.schedules
         ]
         self.level = np.zeros(n)
-        for s, idx in zip(self.schedules, self.arm_idx, strict=True):
-            self.level[idx] = s.start_mg_h
         self.weight = pop.weight_kg
 
         # -- PK systems ------------------------------------------------------------------------
@@ -314,16 +427,20 @@ class TrialModel(mesa.Model):
         self.in_study = np.ones(n, bool)
         self.tolerance = np.zeros(n)
         self.sens_state = pop.sensitization.copy()  # at the set point before treatment
+        # per-segment flags (reset when a patient enters a segment) and per-segment AE records
         self.felt_psy = np.zeros(n, bool)
         self.felt_nothing_applied = np.zeros(n, bool)
-        self.intolerable_ever = np.zeros(n, bool)
         self.nausea = np.zeros(n, bool)
         self.vomiting = np.zeros(n, bool)
+        self.seg_checks = np.zeros(n, int)
+        self.ae_seg = {k: np.zeros((n, self.n_seg), bool) for k in AE_EVENTS}
+        self.intolerable_ever = np.zeros(n, bool)
         self.liver = np.zeros(n, bool)
         self.discontinued_h = np.full(n, np.nan)
         self.dropout_h = np.full(n, np.nan)
         self.dropout_reason = np.full(n, "", dtype=object)
         self.end_rate = np.full(n, np.nan)
+        self.end_rate_seg = np.full((n, self.n_seg), np.nan)
         self.auc_at_check = np.zeros(n)
         self.course_start_auc = np.full(n, np.nan)
         self.priming_at_start = np.zeros(n)
@@ -337,10 +454,11 @@ class TrialModel(mesa.Model):
         self.pain = pop.baseline_pain.copy()
         self.mu_diary = np.full((n, n_days), np.nan)
         self.fluct0 = fluct0
+        self._draw_diary_noise(n_days)
 
         # -- pre-drawn behaviour uniforms (per replicate, so batching does not matter) ----------
         n_checks = max(1, max(len(c) for c in self.checks))
-        weeks = tr.weeks
+        weeks = tl.weeks
 
         def beh(key: int, shape: tuple[int, ...]) -> np.ndarray:
             return np.concatenate(
@@ -350,7 +468,7 @@ class TrialModel(mesa.Model):
                 ]
             )
 
-        self.u_background = beh(_B_BACKGROUND, ())
+        self.u_background = beh(_B_BACKGROUND, (self.n_seg,))
         self.u_stop = beh(_B_STOP, (n_checks,))
         self.u_nausea = beh(_B_NAUSEA, (n_checks,))
         self.u_vomit = beh(_B_VOMIT, ())
@@ -360,9 +478,130 @@ class TrialModel(mesa.Model):
         self.u_follow = beh(_B_FOLLOW, ())
         self.check_count = np.zeros(n, int)
         self.nausea_lambda = adverse.nausea_hazard_per_auc(prm)
-        self.n_per = n_per
 
     # -- helpers -------------------------------------------------------------------------------
+    def _update_members(self) -> None:
+        """Current patients of each group and their rows in the group's compiled schedule."""
+        self.members = [np.flatnonzero(self.group == g) for g in range(len(self.schedules))]
+        self.pos: list[np.ndarray | None] = []
+        for mem, sm in zip(self.members, self.sched_members, strict=True):
+            same = mem.size == sm.size and np.array_equal(mem, sm)
+            self.pos.append(None if same else np.searchsorted(sm, mem))
+
+    def _rows(self, g: int, arr: np.ndarray) -> np.ndarray:
+        """Rows of a group's compiled per-patient array for its current members."""
+        p = self.pos[g]
+        return arr if p is None else arr[p]
+
+    def _draw_diary_noise(self, n_days: int) -> None:
+        """Measurement noise of every diary day, drawn up front (it does not depend on the state).
+
+        Drawing it here lets a design act on observed diaries during the trial (EERW run-in).
+        """
+        prm, sc = self.params, self.scenario
+        nb = sc.trial.baseline_days
+        D = nb + n_days
+
+        def meas(key: int, fn) -> np.ndarray:
+            return np.concatenate(
+                [
+                    fn(stream(self.entropy, r, "measurement", key), k)
+                    for r, k in zip(self.replicates, self.n_per, strict=True)
+                ]
+            )
+
+        # fluctuation continues the screening-day value (screening is the day before baseline)
+        zf = meas(_M_FLUCT, lambda g, k: g.standard_normal((k, D)))
+        self.noise_fluct = diary.ou_path(
+            zf, prm.fluctuation_sd, prm.fluctuation_days, start=self.fluct0
+        )
+        eps_sd = diary.daily_noise_sd(sc.population.baseline_pain.sd, prm)
+        self.noise_eps = eps_sd * meas(_M_EPS, lambda g, k: g.standard_normal((k, D)))
+        # missing days: beta-distributed propensity per patient
+        mean, sd = prm.diary_missing_mean, prm.diary_missing_sd
+        self.missing = np.zeros((self.n, D), bool)
+        if mean > 0:
+            kk = mean * (1 - mean) / sd**2 - 1 if sd > 0 else np.inf
+            if np.isfinite(kk):
+                prop = meas(_M_MISS_P, lambda g, k: g.beta(mean * kk, (1 - mean) * kk, k))
+            else:
+                prop = np.full(self.n, mean)
+            self.missing = meas(_M_MISS_U, lambda g, k: g.random((k, D))) < prop[:, None]
+
+    def _observed(self, cols: np.ndarray) -> np.ndarray:
+        """Observed NRS (NaN = missing) in diary columns ``cols`` (baseline columns first)."""
+        nb = self.scenario.trial.baseline_days
+        mu = np.where(
+            cols[None, :] < nb,
+            self.pop.baseline_pain[:, None],
+            self.mu_diary[:, np.maximum(cols - nb, 0)],
+        )
+        obs = diary.observe_nrs(mu, self.noise_fluct[:, cols], self.noise_eps[:, cols]).astype(
+            float
+        )
+        obs[self.missing[:, cols]] = np.nan
+        return obs
+
+    def _enter_segments(self, t: float) -> None:
+        """Patients whose group starts a segment at ``t`` take up its treatment and blinding."""
+        tl = self.timeline
+        for g, entry in enumerate(self.seg_entry):
+            j = entry.get(t)
+            if j is None:
+                continue
+            idx = self.members[g]
+            sg = tl.groups[g].segments[j]
+            kind = TREATMENTS.index(sg.treatment)
+            self.drug[idx] = kind == 0
+            self.active_placebo[idx] = kind == 2
+            if sg.blinding == "open_label":
+                self.belief[idx] = 1.0 if kind == 0 else 0.0
+            else:
+                self.belief[idx] = self.blinded_prior
+            self.seg[idx] = j
+            self.first_dose[idx] = self.seg_first_dose[g][j]
+            # a new period: effects are felt (and reported) afresh
+            self.felt_psy[idx] = False
+            self.felt_nothing_applied[idx] = False
+            self.nausea[idx] = False
+            self.vomiting[idx] = False
+            self.seg_checks[idx] = 0
+
+    def _randomise_withdrawal(self, t: float) -> None:
+        """EERW: at the end of the run-in, randomise responders; the others leave the trial."""
+        sc, tl = self.scenario, self.timeline
+        en = sc.design.enrichment
+        nb = sc.trial.baseline_days
+        d_end = round(t / 24.0)  # last run-in diary day
+        win = nb + np.arange(d_end - en.window_days, d_end)
+        run_in = np.nanmean(self._observed(win), axis=1)
+        base = np.nanmean(self._observed(np.arange(nb)), axis=1)
+        with np.errstate(invalid="ignore"):
+            ok = run_in <= base * (1.0 - en.threshold_pct / 100.0)
+        resp = self.in_study & self.on_treatment & ok
+        start = 0
+        for r, k in zip(self.replicates, self.n_per, strict=True):
+            ids = start + np.flatnonzero(resp[start : start + k])
+            if ids.size:
+                lab = _allocate(
+                    sc,
+                    ids.size,
+                    stream(self.entropy, r, "randomisation", 2),
+                    self.pop.take(ids),
+                    self.screening_score[ids],
+                    None,
+                    np.asarray(tl.ratio, dtype=float),
+                )
+                self.group[ids] = lab
+                self.arm[ids] = lab
+            start += k
+        out = self.in_study & ~resp
+        self.in_study[out] = False
+        self.dropout_h[out] = t
+        self.dropout_reason[out] = "not_randomised"
+        self._log(out, "not_randomised")
+        self._update_members()
+
     def _outputs(self) -> dict[str, np.ndarray]:
         y = {e: p.outputs(self.z[e]) for e, p in self.props.items()}
         s = y["S"]
@@ -404,25 +643,31 @@ class TrialModel(mesa.Model):
         """Infusion rates (P, n_inf) from event ``k`` until the next event."""
         t = self.times[k]
         rates = np.zeros((self.n, len(self.routes[0])))
-        for a, (s, idx) in enumerate(zip(self.schedules, self.arm_idx, strict=True)):
-            row = self.plan_row[a][k]
+        for g, (sch, idx) in enumerate(zip(self.schedules, self.members, strict=True)):
+            if idx.size == 0:
+                continue
+            row = self.plan_row[g][k]
             if row >= 0:
-                rates[idx] = s.plan.rates[row]
-            if s.titration is not None and any(w0 <= t < w1 for w0, w1 in s.titrated_windows):
-                rates[idx, s.titrated_route] += self.level[idx]
+                rates[idx] = self._rows(g, sch.plan.rates[row])
+            w = sch.infusing_window(t)
+            if w >= 0:
+                win = sch.windows[w]
+                if win.resets and t == win.start_h:
+                    self.level[idx] = self._rows(g, win.start_mg_h)
+                rates[idx, win.route] += self.level[idx]
         return rates
 
     def _boluses_at(self, k: int) -> np.ndarray | None:
         t = self.times[k]
         out = None
-        for a, (s, idx) in enumerate(zip(self.schedules, self.arm_idx, strict=True)):
-            row = self.plan_row[a][k]
-            if row >= 0 and s.plan.times[row] == t and s.plan.boluses.shape[2]:
-                b = s.plan.boluses[row]
+        for g, (sch, idx) in enumerate(zip(self.schedules, self.members, strict=True)):
+            row = self.plan_row[g][k]
+            if idx.size and row >= 0 and sch.plan.times[row] == t and sch.plan.boluses.shape[2]:
+                b = sch.plan.boluses[row]
                 if np.any(b):
                     if out is None:
                         out = np.zeros((self.n, b.shape[1]))
-                    out[idx] = b
+                    out[idx] = self._rows(g, b)
         return out
 
     # -- the step ------------------------------------------------------------------------------
@@ -458,6 +703,9 @@ class TrialModel(mesa.Model):
             for key, v in cv.items():
                 self.cv_max[key] = np.maximum(self.cv_max[key], v)
         self.time_h = t
+        if self.timeline.type == "enrichment" and t == self.timeline.randomised_start_h:
+            self._randomise_withdrawal(t)
+        self._enter_segments(t)
         self.pain = self._pain(t)
         self._checks(k, t)
         if t in self.diary_index:
@@ -472,7 +720,7 @@ class TrialModel(mesa.Model):
 
     def _checks(self, k: int, t: float) -> None:
         prm, sw = self.params, self.scenario.switches
-        for a, (s, idx) in enumerate(zip(self.schedules, self.arm_idx, strict=True)):
+        for a, (s, idx) in enumerate(zip(self.schedules, self.members, strict=True)):
             if t not in self.checks[a]:
                 continue
             live = idx[self.on_treatment[idx] & self.in_study[idx]]
@@ -480,6 +728,7 @@ class TrialModel(mesa.Model):
                 continue
             ci = np.minimum(self.check_count[live], self.u_stop.shape[1] - 1)
             self.check_count[live] += 1
+            self.seg_checks[live] += 1
             y = self.y
             ce = y["ce_fast"][live]
             if self.racemic and sw.r_ketamine_analgesia == "quarter":
@@ -487,18 +736,19 @@ class TrialModel(mesa.Model):
             inten = adverse.psychotomimetic_intensity(ce, self.tolerance[live], prm)
             thr = self.psy_threshold[live]
             # nocebo/background reports: fire at a patient's first check (Sigtermans placebo 18%)
-            first = self.check_count[live] == 1
-            bg = first & (self.u_background[live] < prm.psy_background)
+            first = self.seg_checks[live] == 1
+            seg = self.seg[live]
+            bg = first & (self.u_background[live, seg] < prm.psy_background)
             felt = (inten > thr) | bg
             intolerable = inten > thr * prm.psy_intolerable_factor
             new = felt & ~self.felt_psy[live]
             mask = np.zeros(self.n, bool)
             mask[live[new]] = True
-            self._log(mask, "ae_psychotomimetic", self._full(live, inten))
+            self._ae(mask, "psychotomimetic", self._full(live, inten))
             self.felt_psy[live] |= felt
             m2 = np.zeros(self.n, bool)
             m2[live[intolerable]] = True
-            self._log(m2, "ae_intolerable", self._full(live, inten))
+            self._ae(m2, "intolerable", self._full(live, inten))
             self.intolerable_ever[live] |= intolerable
             # nausea: hazard on the S-ketamine AUC accrued since the last check + background
             d_auc = np.maximum(y["auc"][live] - self.auc_at_check[live], 0.0)
@@ -509,12 +759,12 @@ class TrialModel(mesa.Model):
             nz = (self.u_nausea[live, ci] < p_n) & ~self.nausea[live]
             m3 = np.zeros(self.n, bool)
             m3[live[nz]] = True
-            self._log(m3, "ae_nausea")
+            self._ae(m3, "nausea")
             self.nausea[live] |= nz
             vm = nz & (self.u_vomit[live] < prm.vomiting_given_nausea)
             m4 = np.zeros(self.n, bool)
             m4[live[vm]] = True
-            self._log(m4, "ae_vomiting")
+            self._ae(m4, "vomiting")
             self.vomiting[live] |= vm
             # functional unblinding
             if sw.functional_unblinding:
@@ -534,22 +784,24 @@ class TrialModel(mesa.Model):
                 )
                 self.felt_nothing_applied[live] |= nothing
             # titration
-            if s.titration is not None and s.titrating_at(t):
-                ends = any(abs(t - w1) < 1e-9 for _, w1 in s.titrated_windows)
-                pos = np.searchsorted(idx, live)
+            wi = s.window_at(t)
+            if wi >= 0:
+                win = s.windows[wi]
+                ends = abs(t - win.end_h) < 1e-9
+                pos = np.searchsorted(self.sched_members[a], live)
                 if not ends:
                     relief = 1.0 - self.pain[live] / self.pop.baseline_pain[live]
                     lvl = self.level[live]
+                    hi, lo, step = win.max_mg_h[pos], win.min_mg_h[pos], win.step_mg_h[pos]
                     up = (relief < prm.titration_target_relief) & ~intolerable
-                    up &= lvl < s.max_mg_h[pos] - 1e-12
-                    down = intolerable & (lvl > s.min_mg_h[pos] + 1e-12)
-                    new_lvl = np.where(up, np.minimum(lvl + s.step_mg_h[pos], s.max_mg_h[pos]), lvl)
-                    new_lvl = np.where(
-                        down, np.maximum(lvl - s.step_mg_h[pos], s.min_mg_h[pos]), new_lvl
-                    )
+                    up &= lvl < hi - 1e-12
+                    down = intolerable & (lvl > lo + 1e-12)
+                    new_lvl = np.where(up, np.minimum(lvl + step, hi), lvl)
+                    new_lvl = np.where(down, np.maximum(lvl - step, lo), new_lvl)
                     self.level[live] = new_lvl
                 else:
                     self.end_rate[live] = self.level[live]
+                    self.end_rate_seg[live, seg] = self.level[live]
             # stopping the infusion on intolerable effects
             stop = intolerable & (self.u_stop[live, ci] < prm.stop_on_intolerable)
             if np.any(stop):
@@ -558,11 +810,20 @@ class TrialModel(mesa.Model):
                 self.discontinued_h[ids] = t
                 m5 = np.zeros(self.n, bool)
                 m5[ids] = True
-                self._log(m5, "discontinued_intolerable")
+                self._ae(m5, "discontinued", name="discontinued_intolerable")
                 leave = self.u_follow[ids] >= prm.followup_after_stop
                 self.in_study[ids[leave]] = False
                 self.dropout_h[ids[leave]] = t
                 self.dropout_reason[ids[leave]] = "adverse_event"
+
+    def _ae(
+        self, mask: np.ndarray, event: str, value: np.ndarray | float = np.nan, name: str = ""
+    ) -> None:
+        """Log an adverse event and record it against the patients' current segments."""
+        self._log(mask, name or f"ae_{event}", value)
+        ids = np.flatnonzero(mask)
+        if ids.size:
+            self.ae_seg[event][ids, np.maximum(self.seg[ids], 0)] = True
 
     def _full(self, live: np.ndarray, v: np.ndarray) -> np.ndarray:
         out = np.zeros(self.n)
@@ -638,7 +899,7 @@ class TrialModel(mesa.Model):
         hit = (self.u_liver[ids, c] < p_l) & ~self.liver[ids]
         mask = np.zeros(self.n, bool)
         mask[ids[hit]] = True
-        self._log(mask, "ae_liver_injury")
+        self._ae(mask, "liver_injury")
         self.liver[ids[hit]] = True
         decayed = self.prime_mass[ids] * 0.5 ** ((t - self.prime_t[ids]) / hl)
         self.prime_mass[ids] = decayed + auc_course / adverse.REFERENCE_COURSE_AUC_NG_H_ML
@@ -658,80 +919,113 @@ class TrialModel(mesa.Model):
         return _tables(self)
 
 
-def _tables(m: TrialModel) -> TrialResult:
-    sc, prm, ent = m.scenario, m.params, m.entropy
-    tr = sc.trial
-    n = m.n
-    nb, nd = tr.baseline_days, m.mu_diary.shape[1]
-    # day index: baseline days -nb+1 .. 0, treatment days 1 .. nd
+def trial_arrays(m: TrialModel) -> TrialArrays:
+    """Per-patient arrays of a finished model (observed diaries with noise and missing days)."""
+    sc, tl = m.scenario, m.timeline
+    nb, nd = sc.trial.baseline_days, m.mu_diary.shape[1]
     days = np.concatenate([np.arange(-nb + 1, 1), np.arange(1, nd + 1)])
+    cols = np.arange(days.size)
+    nrs = m._observed(cols)
     mu = np.concatenate([np.repeat(m.pop.baseline_pain[:, None], nb, axis=1), m.mu_diary], axis=1)
-    D = days.size
-
-    def meas(key: int, fn) -> np.ndarray:
-        return np.concatenate(
-            [
-                fn(stream(ent, r, "measurement", key), k)
-                for r, k in zip(m.replicates, m.n_per, strict=True)
-            ]
-        )
-
-    # fluctuation continues the screening-day value (screening happens the day before baseline)
-    zf = meas(_M_FLUCT, lambda g, k: g.standard_normal((k, D)))
-    fl = diary.ou_path(zf, prm.fluctuation_sd, prm.fluctuation_days, start=m.fluct0)
-    eps_sd = diary.daily_noise_sd(sc.population.baseline_pain.sd, prm)
-    eps = eps_sd * meas(_M_EPS, lambda g, k: g.standard_normal((k, D)))
-    nrs = diary.observe_nrs(mu, fl, eps).astype(float)
-    # missing days: beta-distributed propensity per patient
-    mean, sd = prm.diary_missing_mean, prm.diary_missing_sd
-    if mean > 0:
-        kk = mean * (1 - mean) / sd**2 - 1 if sd > 0 else np.inf
-        if np.isfinite(kk):
-            prop = meas(_M_MISS_P, lambda g, k: g.beta(mean * kk, (1 - mean) * kk, k))
-        else:
-            prop = np.full(n, mean)
-        miss = meas(_M_MISS_U, lambda g, k: g.random((k, D))) < prop[:, None]
-        nrs[miss] = np.nan
     # after dropout nothing is recorded
     t_day = np.concatenate([np.full(nb, -np.inf), m.diary_times])
+    gone = t_day[None, :] > np.nan_to_num(m.dropout_h, nan=np.inf)[:, None]
+    nrs[gone] = np.nan
+    if sc.design.diary_weeks is not None:
+        week = np.where(days <= 0, 0, (days - 1) // 7 + 1)
+        keep = (week == 0) | np.isin(week, sc.design.diary_weeks)
+        nrs[:, ~keep] = np.nan
+    baseline = np.nanmean(nrs[:, :nb], axis=1) if nb else np.full(m.n, np.nan)
+    S = m.n_seg
+    seg_arm = np.full((m.n, S), -1)
+    seg_day = np.full((m.n, S), np.nan)
+    for g, grp in enumerate(tl.groups):
+        idx = m.group == g
+        for j, sg in enumerate(grp.segments):
+            seg_arm[idx, j] = sg.arm
+            seg_day[idx, j] = sg.start_h / 24.0
+    # EERW patients who were not randomised have no randomised segment
+    if tl.type == "enrichment":
+        seg_arm[m.arm < 0, 1:] = -1
+    first_diary = m.diary_times[0] if m.diary_times.size else 0.0
+
+    def to_day(h: np.ndarray) -> np.ndarray:
+        # fractional diary day: day d's entry is at first_diary + 24 (d - 1)
+        return (h - first_diary) / 24.0 + 1.0
+
+    return TrialArrays(
+        type=tl.type,
+        replicate=m.replicate,
+        patient=m.patient,
+        group=m.group,
+        arm=m.arm,
+        arm_names=m.arm_names,
+        group_names=m.group_names,
+        segment_arm=seg_arm,
+        segment_start_day=seg_day,
+        randomised_segment=1 if tl.type == "enrichment" else 0,
+        days=days,
+        baseline_days=nb,
+        nrs=nrs,
+        expected_nrs=mu,
+        baseline=baseline,
+        discontinued_day=to_day(m.discontinued_h),
+        dropout_day=to_day(m.dropout_h),
+        dropout_reason=m.dropout_reason,
+        ae=m.ae_seg,
+        period_weeks=tl.period_weeks,
+    )
+
+
+def _tables(m: TrialModel) -> TrialResult:
+    sc, tl = m.scenario, m.timeline
+    ta = trial_arrays(m)
+    days = ta.days
+    t_day = np.concatenate([np.full(ta.baseline_days, -np.inf), m.diary_times])
     in_study = ~(t_day[None, :] > np.nan_to_num(m.dropout_h, nan=np.inf)[:, None])
-    arm_names = np.asarray(m.arm_names, dtype=object)
+    # the arm column: the randomised arm (parallel, EERW) or the sequence (crossover)
+    if tl.type == "crossover":
+        labels, codes = m.group_names, m.group
+    else:
+        labels = list(m.arm_names) + (["not_randomised"] if tl.type == "enrichment" else [])
+        codes = np.where(m.arm >= 0, m.arm, len(m.arm_names))
+    label_arr = np.asarray(labels, dtype=object)
     rows_p, rows_d = np.nonzero(in_study)
     week = np.where(days <= 0, 0, (days - 1) // 7 + 1)
     diary_df = pd.DataFrame(
         {
             "replicate": m.replicate[rows_p],
             "patient": m.patient[rows_p],
-            "arm": pd.Categorical(arm_names[m.arm[rows_p]], categories=m.arm_names),
+            "arm": pd.Categorical(label_arr[codes[rows_p]], categories=labels),
             "day": days[rows_d],
             "week": week[rows_d],
-            "nrs": nrs[rows_p, rows_d],  # integer NRS; NaN = missing day
-            "expected_nrs": mu[rows_p, rows_d],
+            "nrs": ta.nrs[rows_p, rows_d],  # integer NRS; NaN = missing day
+            "expected_nrs": ta.expected_nrs[rows_p, rows_d],
         }
     )
-    baseline = np.nanmean(np.where(in_study[:, :nb], nrs[:, :nb], np.nan), axis=1)
     pop = m.pop.to_frame().drop(columns=["patient"])
     per70 = m.end_rate * 70.0 / m.weight
     frac = 0.5 if m.racemic else 1.0
+    arms = sc.arms
+    treatment = np.asarray([arms[a].treatment if a >= 0 else "" for a in m.arm], dtype=object)
     patients = pd.DataFrame(
         {
             "replicate": m.replicate,
             "patient": m.patient,
-            "arm": pd.Categorical(arm_names[m.arm], categories=m.arm_names),
-            "treatment": np.asarray(TREATMENTS, dtype=object)[
-                [TREATMENTS.index(sc.arms[a].treatment) for a in m.arm]
-            ],
+            "arm": pd.Categorical(label_arr[codes], categories=labels),
+            "treatment": treatment,
+            "enrolment_day": m.enrolment_day,
             "screening_nrs": m.screening_score,
-            "baseline_nrs": baseline,
+            "baseline_nrs": ta.baseline,
             "ketamine_responder": m.responder,
             "placebo_responder": m.placebo_responder,
             "slow_c50_ng_ml": m.slow_c50,
             "psy_threshold": m.psy_threshold,
             "belief_end": m.belief,
-            "ae_psychotomimetic": m.felt_psy,
+            "ae_psychotomimetic": m.ae_seg["psychotomimetic"].any(axis=1),
             "ae_intolerable": m.intolerable_ever,
-            "ae_nausea": m.nausea,
-            "ae_vomiting": m.vomiting,
+            "ae_nausea": m.ae_seg["nausea"].any(axis=1),
+            "ae_vomiting": m.ae_seg["vomiting"].any(axis=1),
             "ae_liver_injury": m.liver,
             "max_cardiac_output_pct": m.cv_max["cardiac_output_pct"],
             "max_heart_rate_pct": m.cv_max["heart_rate_pct"],
@@ -746,6 +1040,8 @@ def _tables(m: TrialModel) -> TrialResult:
             "dropout_reason": m.dropout_reason,
         }
     )
+    if tl.type == "crossover":
+        patients.insert(3, "sequence", np.asarray(m.group_names, dtype=object)[m.group])
     patients = pd.concat([patients, pop.reset_index(drop=True)], axis=1)
     if m.events_log:
         idx = np.concatenate([e[0] for e in m.events_log])
@@ -753,7 +1049,7 @@ def _tables(m: TrialModel) -> TrialResult:
             {
                 "replicate": m.replicate[idx],
                 "patient": m.patient[idx],
-                "arm": pd.Categorical(arm_names[m.arm[idx]], categories=m.arm_names),
+                "arm": pd.Categorical(label_arr[codes[idx]], categories=labels),
                 "time_h": np.concatenate([e[1] for e in m.events_log]),
                 "event": np.concatenate(
                     [np.full(e[0].size, e[2], dtype=object) for e in m.events_log]
@@ -766,7 +1062,9 @@ def _tables(m: TrialModel) -> TrialResult:
         )
     else:
         ev = pd.DataFrame(columns=["replicate", "patient", "arm", "time_h", "event", "value"])
-    return TrialResult(sc, ent, m.replicates, patients, diary_df, ev)
+    res = TrialResult(sc, m.entropy, m.replicates, patients, diary_df, ev)
+    res.arrays = ta
+    return res
 
 
 def simulate_trial(
