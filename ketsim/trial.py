@@ -185,6 +185,7 @@ class TrialArrays:
     group: np.ndarray
     arm: np.ndarray  # randomised arm; -1 = not randomised (EERW) or crossover
     arm_names: list[str]
+    arm_treatments: list[str]
     group_names: list[str]
     segment_arm: np.ndarray  # (P, S) arm index of each segment (-1 run-in/extension/none)
     segment_start_day: np.ndarray  # (P, S) day number before the segment's first day (NaN none)
@@ -960,6 +961,7 @@ def trial_arrays(m: TrialModel) -> TrialArrays:
         group=m.group,
         arm=m.arm,
         arm_names=m.arm_names,
+        arm_treatments=[a.treatment for a in sc.arms],
         group_names=m.group_names,
         segment_arm=seg_arm,
         segment_start_day=seg_day,
