@@ -140,12 +140,22 @@ def _cmd_simulate(args) -> int:
     t_sim = time.perf_counter() - t0
     summary = res.summary()
     files = ["patients.parquet", "diary.parquet", "events.parquet", "summary.csv"]
+    analyses = endpoints = None
+    if sc.endpoints:
+        from ketsim.analyses import analyse_trials, endpoint_summaries
+
+        endpoints = endpoint_summaries(res.arrays, sc)
+        analyses = analyse_trials(res.arrays, sc)
+        files += ["endpoints.csv", "analyses.csv"]
     try:
         out.mkdir(parents=True, exist_ok=True)
         write_parquet_atomic(out / "patients.parquet", res.patients)
         write_parquet_atomic(out / "diary.parquet", res.diary)
         write_parquet_atomic(out / "events.parquet", res.events)
         write_text_atomic(out / "summary.csv", summary.to_csv(index=False))
+        if endpoints is not None:
+            write_text_atomic(out / "endpoints.csv", endpoints.to_csv(index=False))
+            write_text_atomic(out / "analyses.csv", analyses.to_csv(index=False))
         write_text_atomic(out / "scenario.resolved.yaml", dump_scenario(sc))
         write_json_atomic(
             out / "manifest.json",
@@ -170,6 +180,12 @@ def _cmd_simulate(args) -> int:
             f"{len(res.patients)} patients, simulated in {t_sim:.2f} s"
         )
         print(format_trial_summary(summary))
+        if endpoints is not None:
+            print()
+            print(format_endpoints(endpoints))
+        if analyses is not None and len(analyses):
+            print()
+            print(format_analyses(analyses))
         print(f"wrote {out}/" + ", ".join(files) + ", manifest.json")
     return EXIT_OK
 
@@ -193,6 +209,42 @@ def format_trial_summary(summary) -> str:
             f"{r['arm']:<14}{int(r['n']):>5}{r['psychotomimetic_pct']:>16.0f}%"
             f"{r['nausea_pct']:>7.0f}%{r['liver_injury_pct']:>6.0f}%{r['discontinued_pct']:>8.0f}%"
             f"{r['dropout_pct']:>8.0f}%{'' if rate != rate else f'{rate:.1f}':>20}"
+        )
+    return "\n".join(lines)
+
+
+def format_endpoints(table) -> str:
+    """Per endpoint and arm: units and mean (continuous), proportion (binary) or events."""
+    lines = ["endpoints by arm:"]
+    lines.append(f"{'endpoint':<22}{'arm':<14}{'n':>5}{'value':>10}{'sd':>8}  statistic")
+    for _, r in table.iterrows():
+        v = r["value"]
+        val = f"{100 * v:.1f}%" if r["statistic"] in ("proportion", "events") else f"{v:.2f}"
+        sd = "" if r["sd"] != r["sd"] else f"{r['sd']:.2f}"
+        lines.append(
+            f"{r['endpoint']:<22}{r['arm']:<14}{int(r['n']):>5}{val:>10}{sd:>8}  {r['statistic']}"
+        )
+    return "\n".join(lines)
+
+
+def format_analyses(table) -> str:
+    """One line per analysis and comparison: estimate, CI, p-value (adjusted) and decision."""
+    lines = ["analyses (estimate = treatment - control; log OR / log HR for logistic / log-rank):"]
+    lines.append(
+        f"{'endpoint':<18}{'method':<11}{'strategy':<17}{'comparison':<22}{'estimate':>9}"
+        f"{'CI':>20}{'p':>9}{'p adj':>9}  decision"
+    )
+    for _, r in table.iterrows():
+        ci = f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+        pct = f"{100 * r['conf_level']:.0f}%"
+        comp = f"{r['comparison']} v {r['control']}"
+        dec = "reject H0" if r["reject"] else "not rejected"
+        if not r["converged"]:
+            dec += " (fit failed)"
+        lines.append(
+            f"{r['endpoint']:<18}{r['method']:<11}{r['strategy']:<17}{comp:<22}"
+            f"{r['estimate']:>9.3f}{pct + ' ' + ci:>20}{r['p_value']:>9.4f}{r['p_adjusted']:>9.4f}"
+            f"  {dec} ({r['alternative']}, alpha {r['alpha']:g})"
         )
     return "\n".join(lines)
 

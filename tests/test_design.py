@@ -36,7 +36,7 @@ def _base(**over) -> dict:
     return d
 
 
-# -- sequences ---------------------------------------------------------------------------------------
+# -- sequences ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("t", [2, 3, 4, 5, 6])
 def test_williams_design_is_balanced_for_first_order_carryover(t):
     names = [str(i) for i in range(t)]
@@ -59,7 +59,7 @@ def test_latin_square_and_all_sequences():
     assert crossover_sequences([["b", "a"]], ["a", "b"]) == [["b", "a"]]
 
 
-# -- randomisation -----------------------------------------------------------------------------------
+# -- randomisation --------------------------------------------------------------------------------
 def test_random_allocation_gives_exact_sizes():
     lab = randomise(50, np.random.default_rng(1), method="random_allocation", sizes=[20, 30])
     assert np.bincount(lab).tolist() == [20, 30]
@@ -133,7 +133,7 @@ def test_stratified_trial_is_balanced_by_sex():
     assert np.array_equal(m.arm, m2.arm)
 
 
-# -- schema checks -----------------------------------------------------------------------------------
+# -- schema checks --------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "over,msg",
     [
@@ -217,7 +217,7 @@ def test_crossover_sequence_names_unknown_arm():
         parse_scenario(d)
 
 
-# -- crossover ---------------------------------------------------------------------------------------
+# -- crossover ------------------------------------------------------------------------------------
 def _two_period(washout_weeks: int, n: int = 60) -> dict:
     reg = {"route": "iv_infusion", "rate": "0.35 mg/kg/h", "duration": "100 h"}
     return {
@@ -263,7 +263,7 @@ def test_short_washout_leaves_ketamine_carryover_that_a_long_one_does_not():
     assert abs(cl.loc["ket", "excess_over_placebo"]) < 0.2 * cs.loc["ket", "excess_over_placebo"]
 
 
-# -- EERW --------------------------------------------------------------------------------------------
+# -- EERW -----------------------------------------------------------------------------------------
 def test_eerw_randomises_only_run_in_responders():
     sc = load_scenario(EERW)
     m = TrialModel(sc, 9, replicates=[0, 1], with_agents=False)
@@ -292,7 +292,7 @@ def test_eerw_withdrawal_to_placebo_loses_relief():
     assert (late["withdraw"] - late["continue"]).mean() > 0.5
 
 
-# -- extension ---------------------------------------------------------------------------------------
+# -- extension ------------------------------------------------------------------------------------
 def test_open_label_extension_treats_placebo_patients_after_the_blinded_phase():
     d = _base(
         design={"extension": {"arms": ["plc"], "weeks": 2, "regimens": ["0.5 mg/kg over 2h"]}}
