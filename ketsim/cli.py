@@ -186,6 +186,12 @@ def _cmd_simulate(args) -> int:
         if analyses is not None and len(analyses):
             print()
             print(format_analyses(analyses))
+        if sc.design.type == "crossover":
+            from ketsim.endpoints import carryover_diagnostic
+
+            print()
+            print("carry-over diagnostic (start of each period, by the previous period's arm):")
+            print(carryover_diagnostic(res.arrays).round(3).to_string(index=False))
         print(f"wrote {out}/" + ", ".join(files) + ", manifest.json")
     return EXIT_OK
 

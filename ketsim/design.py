@@ -285,6 +285,17 @@ def _check_analyses(sc: Scenario, names: list[str]) -> None:
             )
         if a.strategy == "composite" and e.kind != "binary":
             raise ValueError(f"{p}.strategy: composite needs a binary endpoint (responder)")
+        if a.carryover:
+            if a.method != "crossover":
+                raise ValueError(f"{p}.carryover: only used by method crossover")
+            seqs = crossover_sequences(d.crossover.sequences, names)
+            if len(seqs[0]) == 2 and all(s[0] != s[1] for s in seqs):
+                raise ValueError(
+                    f"{p}.carryover: in a two-period design with only switching sequences "
+                    "(AB/BA) carry-over is aliased with the sequence effect; use three periods "
+                    "(e.g. ABB/BAA), add AA/BB sequences (Balaam), or read the model's "
+                    "carry-over diagnostic"
+                )
         if a.multiplicity == "dunnett" and a.method not in ("t_test", "ancova"):
             raise ValueError(f"{p}.multiplicity: dunnett needs method t_test or ancova")
         for key in ("control",):

@@ -45,6 +45,7 @@ __all__ = [
     "EndpointData",
     "carryover_diagnostic",
     "compute_endpoint",
+    "period_baselines",
     "phase_days",
     "start_days",
     "weekly_matrix",
@@ -266,6 +267,25 @@ def hypothetical_diary(ta: TrialArrays) -> np.ndarray:
     return np.where(after, np.nan, ta.nrs)
 
 
+def period_baselines(ta: TrialArrays, days: int = 7, min_days: int = 4) -> np.ndarray:
+    """(P, J) mean observed NRS over the ``days`` diary days before each crossover period.
+
+    Compared between patients whose previous period differed (e.g. ketamine vs placebo), the
+    period baselines give a direct, model-free test of carry-over: with no residual effect they
+    agree in expectation.
+    """
+    if ta.type != "crossover":
+        raise ValueError("period baselines need a crossover design")
+    starts = ta.segment_start_day
+    rel = np.arange(-days + 1, 1)
+    out = np.empty(starts.shape)
+    for j in range(starts.shape[1]):
+        col = ta.baseline_days + np.round(starts[:, j]).astype(np.int64)[:, None] + rel - 1
+        vals = np.take_along_axis(ta.nrs, np.clip(col, 0, ta.nrs.shape[1] - 1), axis=1)
+        out[:, j] = _nanmean_min(np.where(col >= 0, vals, np.nan), min_days)
+    return out
+
+
 def carryover_diagnostic(ta: TrialArrays) -> pd.DataFrame:
     """Residual effect of earlier periods at the start of each crossover period (model truth).
 
@@ -282,6 +302,7 @@ def carryover_diagnostic(ta: TrialArrays) -> pd.DataFrame:
         raise ValueError("the carry-over diagnostic needs a crossover design")
     rows = []
     base = ta.expected_nrs[:, ta.baseline_days - 1]
+    pb = period_baselines(ta)
     S = ta.segment_arm.shape[1]
     for j in range(1, S):
         col = ta.baseline_days + np.round(ta.segment_start_day[:, j]).astype(int) - 1
@@ -298,6 +319,7 @@ def carryover_diagnostic(ta: TrialArrays) -> pd.DataFrame:
                         "patients": int(sel.sum()),
                         "pain_fraction_of_baseline": float(frac[sel].mean()),
                         "residual_relief": float(1.0 - frac[sel].mean()),
+                        "observed_period_baseline": float(np.nanmean(pb[sel, j])),
                     }
                 )
     out = pd.DataFrame(rows)
