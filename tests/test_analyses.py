@@ -75,7 +75,7 @@ def null_results():
 
 @pytest.mark.parametrize("i", range(len(NULL_ANALYSES)))
 def test_type_one_error_within_monte_carlo_interval(null_results, i):
-    sc, _, table = null_results
+    _sc, _, table = null_results
     spec, conservative = NULL_ANALYSES[i]
     rows = table[table["analysis_id"] == i]
     r = len(rows)
@@ -102,7 +102,7 @@ def test_multiplicity_controls_familywise_error():
         rows = t[t["analysis_id"] == i]
         assert len(rows) == 2 * 400
         fwer[m] = rows.groupby("replicate")["reject"].any().mean()
-    lo, hi = _bounds(400)
+    _lo, hi = _bounds(400)
     # unadjusted: two comparisons inflate the familywise error to about 1 - 0.95^2 (correlated)
     assert fwer["none"] > fwer["holm"]
     for m in ("holm", "hochberg", "dunnett"):
