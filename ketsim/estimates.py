@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 from scipy import special, stats
 
-__all__ = ["ALTERNATIVES", "Estimate", "ci_from_t", "p_from_t"]
+__all__ = ["ALTERNATIVES", "Estimate", "ci_from_t", "p_from_t", "wald_estimate"]
 
 Alternative = Literal["two-sided", "less", "greater"]
 ALTERNATIVES = ("two-sided", "less", "greater")
@@ -93,3 +93,57 @@ def ci_from_t(
     finite = np.isfinite(df)
     q = np.where(finite, stats.t.isf(a, np.where(finite, df, 1.0)), special.ndtri(1.0 - a))
     return est - q * se, est + q * se
+
+
+def wald_estimate(
+    estimate: np.ndarray,
+    se: np.ndarray,
+    df: np.ndarray | float,
+    ok: np.ndarray,
+    *,
+    alternative: str,
+    conf_level: float,
+    name: str,
+    scale: str,
+    statistic_name: str,
+    extra: dict | None = None,
+) -> Estimate:
+    """Wald-type result ``estimate / se`` with t (finite df) or normal (df = inf) reference.
+
+    ``ok`` has shape ``(R,)`` (one fit per replicate: a replicate with any undefined comparison
+    is wholly NaN) or the shape of ``estimate`` (one fit per entry). Where it, or a finite
+    positive ``se`` and ``df``, fails, every value is NaN and ``converged`` is False.
+    """
+    est = np.asarray(estimate, dtype=float)
+    se = np.asarray(se, dtype=float)
+    df = np.broadcast_to(np.asarray(df, dtype=float), est.shape).copy()
+    with np.errstate(all="ignore"):
+        good = np.isfinite(est) & np.isfinite(se) & (se > 0) & ~np.isnan(df) & (df > 0)
+        ok = np.asarray(ok, dtype=bool)
+        if ok.ndim == est.ndim:
+            ok_r = mask = ok & good
+        else:
+            ok_r = ok & (good if good.ndim == 1 else np.all(good, axis=tuple(range(1, good.ndim))))
+            mask = ok_r.reshape(ok_r.shape + (1,) * (est.ndim - 1)) & good
+        # placeholders keep scipy's distribution functions away from NaN/invalid df
+        df_safe = np.where(mask, df, 1.0)
+        stat = np.where(mask, est / np.where(mask, se, 1.0), np.nan)
+        p = p_from_t(np.where(mask, stat, 0.0), df_safe, alternative)
+        lo, hi = ci_from_t(np.where(mask, est, 0.0), np.where(mask, se, 1.0), df_safe, conf_level)
+    nan = np.nan
+    return Estimate(
+        estimate=np.where(mask, est, nan),
+        se=np.where(mask, se, nan),
+        statistic=stat,
+        df=np.where(mask, df, nan),
+        p_value=np.where(mask, p, nan),
+        ci_low=np.where(mask, lo, nan),
+        ci_high=np.where(mask, hi, nan),
+        converged=ok_r,
+        name=name,
+        scale=scale,
+        statistic_name=statistic_name,
+        alternative=alternative,
+        conf_level=conf_level,
+        extra=extra or {},
+    )

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ketsim.estimates import ALTERNATIVES, Estimate, ci_from_t, p_from_t
+from ketsim.estimates import ALTERNATIVES, Estimate, p_from_t, wald_estimate
 
 __all__ = ["COVARIANCES", "crossover", "mmrm"]
 
@@ -185,40 +185,6 @@ def _int_codes(a, name: str, shape: tuple[int, ...]) -> np.ndarray:
     if a.size and a.min() < 0:
         raise ValueError(f"{name} codes must be >= 0")
     return a
-
-
-def _t_estimate(est, se, df, conv, alternative, conf_level, name, extra) -> Estimate:
-    """Assemble an :class:`Estimate` from estimates, SEs and t degrees of freedom."""
-    with np.errstate(all="ignore"):
-        ok = conv & np.isfinite(est) & np.isfinite(se) & (se > 0) & np.isfinite(df) & (df > 0)
-        est = np.where(ok, est, np.nan)
-        se = np.where(ok, se, np.nan)
-        df = np.where(ok, df, np.nan)
-        stat = est / se
-        p = p_from_t(stat, np.where(ok, df, 1.0), alternative)
-        p = np.where(ok, p, np.nan)
-        lo, hi = ci_from_t(est, se, np.where(ok, df, 1.0), conf_level)
-    return Estimate(
-        estimate=est,
-        se=se,
-        statistic=stat,
-        df=df,
-        p_value=p,
-        ci_low=np.where(ok, lo, np.nan),
-        ci_high=np.where(ok, hi, np.nan),
-        converged=ok,
-        name=name,
-        scale="difference",
-        statistic_name="t",
-        alternative=alternative,
-        conf_level=conf_level,
-        extra=extra,
-    )
-
-
-# ------------------------------------------------------------------------------------------------
-# MMRM
-# ------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -862,7 +828,18 @@ def mmrm(
         "n_iter": n_iter,
         "n_patients": n_patients,
     }
-    return _t_estimate(est, se, df_out, conv_out, alternative, conf_level, "mmrm", extra)
+    return wald_estimate(
+        est,
+        se,
+        df_out,
+        conv_out,
+        alternative=alternative,
+        conf_level=conf_level,
+        name="mmrm",
+        scale="difference",
+        statistic_name="t",
+        extra=extra,
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1144,4 +1121,15 @@ def crossover(
 
     if n_cmp == 1:
         est, se, dfk, conv = est[:, 0], se[:, 0], dfk[:, 0], conv[:, 0]
-    return _t_estimate(est, se, dfk, conv, alternative, conf_level, "crossover", extra)
+    return wald_estimate(
+        est,
+        se,
+        dfk,
+        conv,
+        alternative=alternative,
+        conf_level=conf_level,
+        name="crossover",
+        scale="difference",
+        statistic_name="t",
+        extra=extra,
+    )

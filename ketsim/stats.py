@@ -33,7 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import special, stats
 
-from ketsim.estimates import ALTERNATIVES, Estimate, ci_from_t, p_from_t
+from ketsim.estimates import ALTERNATIVES, Estimate, p_from_t, wald_estimate
 
 __all__ = [
     "adjust",
@@ -144,57 +144,6 @@ def _coef_index(coef: int | Sequence[int], k: int) -> tuple[np.ndarray, bool]:
     if np.any((idx < -k) | (idx >= k)):
         raise ValueError(f"coef {coef!r} out of range for a design with {k} columns")
     return np.mod(idx, k).astype(np.intp), scalar
-
-
-def _finish(
-    estimate: np.ndarray,
-    se: np.ndarray,
-    df: np.ndarray | float,
-    ok: np.ndarray,
-    *,
-    alternative: str,
-    conf_level: float,
-    name: str,
-    scale: str,
-    statistic_name: str,
-    extra: dict | None = None,
-) -> Estimate:
-    """Wald-type result ``estimate / se`` with t (finite df) or normal (df = inf) reference.
-
-    ``ok`` has shape ``(R,)``; where it (or a finite positive ``se``) fails, every value is
-    NaN and ``converged`` is False.
-    """
-    est = np.asarray(estimate, dtype=float)
-    se = np.asarray(se, dtype=float)
-    df = np.broadcast_to(np.asarray(df, dtype=float), est.shape).copy()
-    with np.errstate(all="ignore"):
-        good = np.isfinite(est) & np.isfinite(se) & (se > 0) & ~np.isnan(df) & (df > 0)
-        ok_r = np.asarray(ok, dtype=bool) & (
-            good if good.ndim == 1 else np.all(good, axis=tuple(range(1, good.ndim)))
-        )
-        mask = ok_r.reshape(ok_r.shape + (1,) * (est.ndim - 1)) & good
-        # placeholders keep scipy's distribution functions away from NaN/invalid df
-        df_safe = np.where(mask, df, 1.0)
-        stat = np.where(mask, est / np.where(mask, se, 1.0), np.nan)
-        p = p_from_t(np.where(mask, stat, 0.0), df_safe, alternative)
-        lo, hi = ci_from_t(np.where(mask, est, 0.0), np.where(mask, se, 1.0), df_safe, conf_level)
-    nan = np.nan
-    return Estimate(
-        estimate=np.where(mask, est, nan),
-        se=np.where(mask, se, nan),
-        statistic=stat,
-        df=np.where(mask, df, nan),
-        p_value=np.where(mask, p, nan),
-        ci_low=np.where(mask, lo, nan),
-        ci_high=np.where(mask, hi, nan),
-        converged=ok_r,
-        name=name,
-        scale=scale,
-        statistic_name=statistic_name,
-        alternative=alternative,
-        conf_level=conf_level,
-        extra=extra or {},
-    )
 
 
 def _sym_inverse(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -323,7 +272,7 @@ def two_sample_t(
             df = n0 + n1 - 2.0
             se = np.sqrt((ss[:, 0] + ss[:, 1]) / df * (1.0 / n0 + 1.0 / n1))
             ok = (n0 >= 1) & (n1 >= 1) & (df >= 1) & varies
-    return _finish(
+    return wald_estimate(
         diff,
         se,
         df,
@@ -393,7 +342,7 @@ def _ols_estimate(
     }
     if scalar:
         est, se, df = est[:, 0], se[:, 0], df[:, 0]
-    return _finish(
+    return wald_estimate(
         est,
         se,
         df,
@@ -1082,7 +1031,7 @@ def logistic(
     est = beta[:, idx]
     if scalar:
         est, se = est[:, 0], se[:, 0]
-    return _finish(
+    return wald_estimate(
         est,
         se,
         np.inf,
@@ -1201,7 +1150,7 @@ def logrank(
         est = (O1 - E1) / V
         se = 1.0 / np.sqrt(V)
         chi2 = (O1 - E1) ** 2 / V
-    return _finish(
+    return wald_estimate(
         est,
         se,
         np.inf,
