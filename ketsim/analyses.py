@@ -41,7 +41,7 @@ from ketsim.endpoints import (
     start_days,
     weekly_matrix,
 )
-from ketsim.estimates import Estimate, ci_from_t, p_from_t
+from ketsim.estimates import Estimate, wald_estimate
 
 if TYPE_CHECKING:
     from ketsim.scenario import AnalysisSpec, EndpointSpec, Scenario
@@ -110,7 +110,7 @@ def _apply_strategy(d: EndpointData, a: AnalysisSpec, ep: EndpointSpec) -> np.nd
 
 
 def _units(ta: TrialArrays, rep_codes: np.ndarray, d: EndpointData, v: np.ndarray):
-    """Flatten (P, J) units: values, arms, replicate codes, baseline, patient, period."""
+    """Flatten (P, J) units: values, arms, replicate codes, baselines."""
     J = v.shape[1]
     return (
         v.reshape(-1),
@@ -225,13 +225,12 @@ def analyse_trials(ta: TrialArrays, sc: Scenario) -> pd.DataFrame:
             counts = [_count_units(d.arm, v, rep_codes, n_rep, [k, ctrl]) for k in comp]
         else:
             y, arm, rep, base = _units(ta, rep_codes, d, v)
-            event = None if d.event is None else d.event
             mm_y = _mmrm_matrix(ta, a, ep, nrs) if a.method == "mmrm" else None
             if a.multiplicity == "dunnett" or (a.method == "ancova" and len(comp) > 1):
                 ests = _multiarm_ols(a, y, arm, rep, base, n_rep, ctrl, comp, alt, conf)
             else:
                 ests = [
-                    _pairwise(a, ep, y, arm, rep, base, n_rep, ctrl, k, alt, conf, event, mm_y)
+                    _pairwise(a, ep, y, arm, rep, base, n_rep, ctrl, k, alt, conf, d.event, mm_y)
                     for k in comp
                 ]
             counts = [_count_units(d.arm, v, rep_codes, n_rep, [k, ctrl]) for k in comp]
@@ -322,10 +321,7 @@ def _split(e: Estimate) -> list[Estimate]:
     if est.ndim == 1:
         return [e]
     cov = e.extra.get("cov")
-    corr = None
-    if cov is not None:
-        sd = np.sqrt(np.einsum("rkk->rk", cov))
-        corr = cov / (sd[:, :, None] * sd[:, None, :])
+    corr = None if cov is None else stats.cov_to_corr(cov)
     out = []
     for k in range(est.shape[1]):
         out.append(
@@ -374,32 +370,25 @@ def _crossover(
         alternative=alt,
         conf_level=conf,
     )
-    carry = []
+    carry: list[Estimate] = []
     if a.carryover:
         co = np.asarray(e.extra["carryover_estimate"], float).reshape(n_rep, -1)
         se = np.asarray(e.extra["carryover_se"], float).reshape(n_rep, -1)
         df = np.asarray(e.df, float).reshape(n_rep, -1)[:, 0]
-        for k in range(co.shape[1]):
-            with np.errstate(invalid="ignore", divide="ignore"):
-                stat = co[:, k] / se[:, k]
-            p = p_from_t(stat, df, "two-sided")
-            lo, hi = ci_from_t(co[:, k], se[:, k], df, conf)
-            ok = np.isfinite(co[:, k]) & np.isfinite(se[:, k])
-            carry.append(
-                Estimate(
-                    co[:, k],
-                    se[:, k],
-                    stat,
-                    df,
-                    np.where(ok, p, np.nan),
-                    lo,
-                    hi,
-                    ok,
-                    name="carry-over",
-                    alternative="two-sided",
-                    conf_level=conf,
-                )
+        carry = [
+            wald_estimate(
+                co[:, k],
+                se[:, k],
+                df,
+                np.ones(n_rep, bool),
+                alternative="two-sided",
+                conf_level=conf,
+                name="carry-over",
+                scale="difference",
+                statistic_name="t",
             )
+            for k in range(co.shape[1])
+        ]
     return _split(e), carry
 
 

@@ -80,15 +80,6 @@ class Timeline:
     targets: np.ndarray | None = None  # planned patients per group (None: random sizes)
     ratio: np.ndarray | None = None  # allocation weights per group
 
-    @property
-    def n_periods(self) -> int:
-        return max(1, len(self.period_start_h))
-
-    @property
-    def randomised_day0(self) -> int:
-        """Diary day just before the first day of the randomised treatment."""
-        return round(self.randomised_start_h / 24.0)
-
 
 # -- crossover sequences --------------------------------------------------------------------------
 def crossover_sequences(spec: list[list[str]] | str, arm_names: list[str]) -> list[list[str]]:

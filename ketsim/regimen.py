@@ -117,21 +117,12 @@ class ArmSchedule:
     def titrated_windows(self) -> list[tuple[float, float]]:
         return [(w.start_h, w.end_h) for w in self.windows]
 
-    @property
-    def first_dose_h(self) -> float:
-        starts = [s for s, _ in self.infusion_windows] + list(self.bolus_times)
-        return min(starts) if starts else 0.0
-
     def window_at(self, t: float) -> int:
         """Index of the titrated window with ``t`` in (start, end], or -1 (a check inside it)."""
         for i, w in enumerate(self.windows):
             if w.start_h < t <= w.end_h:
                 return i
         return -1
-
-    def titrating_at(self, t: float) -> bool:
-        """True if ``t`` lies in (start, end] of a titrated window (a check inside it)."""
-        return self.window_at(t) >= 0
 
     def infusing_window(self, t: float) -> int:
         """Index of the titrated window with ``t`` in [start, end) (the rate applies), or -1."""

@@ -199,6 +199,7 @@ class TrialArrays:
     dropout_day: np.ndarray  # (P,) day (fractional) of leaving the study; NaN = never
     dropout_reason: np.ndarray  # (P,) object
     ae: dict[str, np.ndarray]  # name -> (P, S) event during segment
+    in_study: np.ndarray  # (P, D) the patient had not left the study by that diary day
     period_weeks: int = 0
 
     @property
@@ -441,7 +442,6 @@ class TrialModel(mesa.Model):
         self.dropout_h = np.full(n, np.nan)
         self.dropout_reason = np.full(n, "", dtype=object)
         self.end_rate = np.full(n, np.nan)
-        self.end_rate_seg = np.full((n, self.n_seg), np.nan)
         self.auc_at_check = np.zeros(n)
         self.course_start_auc = np.full(n, np.nan)
         self.priming_at_start = np.zeros(n)
@@ -802,7 +802,6 @@ class TrialModel(mesa.Model):
                     self.level[live] = new_lvl
                 else:
                     self.end_rate[live] = self.level[live]
-                    self.end_rate_seg[live, seg] = self.level[live]
             # stopping the infusion on intolerable effects
             stop = intolerable & (self.u_stop[live, ci] < prm.stop_on_intolerable)
             if np.any(stop):
@@ -930,8 +929,8 @@ def trial_arrays(m: TrialModel) -> TrialArrays:
     mu = np.concatenate([np.repeat(m.pop.baseline_pain[:, None], nb, axis=1), m.mu_diary], axis=1)
     # after dropout nothing is recorded
     t_day = np.concatenate([np.full(nb, -np.inf), m.diary_times])
-    gone = t_day[None, :] > np.nan_to_num(m.dropout_h, nan=np.inf)[:, None]
-    nrs[gone] = np.nan
+    in_study = ~(t_day[None, :] > np.nan_to_num(m.dropout_h, nan=np.inf)[:, None])
+    nrs[~in_study] = np.nan
     if sc.design.diary_weeks is not None:
         week = np.where(days <= 0, 0, (days - 1) // 7 + 1)
         keep = (week == 0) | np.isin(week, sc.design.diary_weeks)
@@ -975,6 +974,7 @@ def trial_arrays(m: TrialModel) -> TrialArrays:
         dropout_day=to_day(m.dropout_h),
         dropout_reason=m.dropout_reason,
         ae=m.ae_seg,
+        in_study=in_study,
         period_weeks=tl.period_weeks,
     )
 
@@ -983,8 +983,6 @@ def _tables(m: TrialModel) -> TrialResult:
     sc, tl = m.scenario, m.timeline
     ta = trial_arrays(m)
     days = ta.days
-    t_day = np.concatenate([np.full(ta.baseline_days, -np.inf), m.diary_times])
-    in_study = ~(t_day[None, :] > np.nan_to_num(m.dropout_h, nan=np.inf)[:, None])
     # the arm column: the randomised arm (parallel, EERW) or the sequence (crossover)
     if tl.type == "crossover":
         labels, codes = m.group_names, m.group
@@ -992,7 +990,7 @@ def _tables(m: TrialModel) -> TrialResult:
         labels = list(m.arm_names) + (["not_randomised"] if tl.type == "enrichment" else [])
         codes = np.where(m.arm >= 0, m.arm, len(m.arm_names))
     label_arr = np.asarray(labels, dtype=object)
-    rows_p, rows_d = np.nonzero(in_study)
+    rows_p, rows_d = np.nonzero(ta.in_study)
     week = np.where(days <= 0, 0, (days - 1) // 7 + 1)
     diary_df = pd.DataFrame(
         {

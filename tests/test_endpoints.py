@@ -52,6 +52,7 @@ def _arrays(nrs_treat: np.ndarray, baseline: np.ndarray, **kw) -> TrialArrays:
         "dropout_day": np.full(P, np.nan),
         "dropout_reason": np.full(P, "", dtype=object),
         "ae": {"psychotomimetic": np.zeros((P, 1), bool)},
+        "in_study": np.ones(nrs.shape, bool),
     }
     d.update(kw)
     return TrialArrays(**d)
