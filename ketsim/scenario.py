@@ -35,10 +35,12 @@ __all__ = [
     "RegimenSpec",
     "Scenario",
     "ScenarioError",
+    "SweepSpec",
     "SwitchesSpec",
     "dump_scenario",
     "load_scenario",
     "parse_scenario",
+    "read_yaml",
 ]
 
 SCHEMA_VERSION = 0
@@ -695,6 +697,22 @@ def _pd_overrides(v: dict[str, float]) -> dict[str, float]:
     return v
 
 
+class SweepSpec(_Frozen):
+    """A parameter sweep: scenario paths and the values they take (see :mod:`ketsim.sweep`).
+
+    Paths use the syntax of error messages (``arms[0].regimens[0].rate``) plus ``[*]`` for every
+    element of a list. Cells are the cartesian product of the ``grid`` lists (last key varies
+    fastest), crossed with the rows of the ``zip`` lists (equal lengths, varied together). The
+    base scenario ignores its sweep; :func:`ketsim.sweep.expand_sweep` checks it and builds the
+    cells.
+    """
+
+    grid: dict[str, list[Any]] = Field({}, description="path: values, crossed with each other")
+    zip: dict[str, list[Any]] = Field(
+        {}, description="path: values of equal length, varied together and crossed with the grid"
+    )
+
+
 class Scenario(_Frozen):
     """A ketsim scenario: a population PK run (``regimens``) and/or a trial (``arms``)."""
 
@@ -724,6 +742,10 @@ class Scenario(_Frozen):
     )
     output: OutputSpec = OutputSpec()
     seed: int | None = Field(None, ge=0, description="root seed; recorded when auto-generated")
+    sweep: SweepSpec | None = Field(
+        None,
+        description="parameter sweep over this scenario (ketsim.sweep); every cell shares the seed",
+    )
 
     @model_validator(mode="after")
     def _something_to_do(self) -> Scenario:
@@ -837,8 +859,14 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
         raise ScenarioError(_problems(err), source) from None
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file (safe loader)."""
+def read_yaml(path: str | Path) -> Any:
+    """Read a YAML file with the safe loader.
+
+    Raises
+    ------
+    ScenarioError
+        ``(file): ...`` when the file cannot be read, ``(yaml): ...`` on a syntax error.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -847,16 +875,24 @@ def load_scenario(path: str | Path) -> Scenario:
             [f"(file): cannot read {path}: {err.strerror or err}"], str(path)
         ) from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
         problem = getattr(err, "problem", None) or str(err)
         raise ScenarioError([f"(yaml): syntax error at {where}: {problem}"], str(path)) from None
-    return parse_scenario(data, str(path))
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file (safe loader)."""
+    return parse_scenario(read_yaml(path), str(Path(path)))
 
 
 def dump_scenario(scenario: Scenario) -> str:
     """The scenario as YAML with every default filled in (re-loadable)."""
     data = scenario.model_dump(mode="json")
+    if scenario.design.type == "crossover" and "weeks" not in scenario.trial.model_fields_set:
+        # a crossover's length follows from its periods; a filled-in trial.weeks would be
+        # rejected when the dump is read back
+        data["trial"].pop("weeks", None)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -1,5 +1,7 @@
 """Scenario schema: unit conversion, defaults, frozen models and path-named errors."""
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -141,7 +143,10 @@ def test_safe_loader_rejects_python_objects(tmp_path):
 
 @pytest.mark.parametrize(
     "path",
-    ["scenarios/published/sigtermans2009.yaml", "scenarios/examples/sigtermans_infusion_pk.yaml"],
+    sorted(
+        str(p.relative_to(Path(__file__).resolve().parents[1]))
+        for p in (Path(__file__).resolve().parents[1] / "scenarios").rglob("*.yaml")
+    ),
 )
 def test_shipped_scenarios_round_trip(path):
     """Every shipped scenario validates and its resolved dump loads back equal (trial schema)."""
