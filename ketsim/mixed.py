@@ -204,9 +204,11 @@ class _PatternStats:
     syx: np.ndarray
     syy: np.ndarray
 
-    def take(self, idx) -> _PatternStats:
+    def take(self, idx, u: int | None = None) -> _PatternStats:
+        """Replicates ``idx``, keeping the first ``u`` pattern slots (all if None)."""
+        s = slice(None) if u is None else slice(0, u)
         return _PatternStats(
-            self.n[idx], self.mask[idx], self.sxx[idx], self.syx[idx], self.syy[idx]
+            self.n[idx, s], self.mask[idx, s], self.sxx[idx, s], self.syx[idx, s], self.syy[idx, s]
         )
 
 
@@ -546,8 +548,9 @@ def _mmrm_fit_chunk(st, emat, cov, max_iter, tol):
     failed = ~ok0
     n_iter = np.zeros(n_rep, dtype=np.int64)
     active = np.flatnonzero(~failed)
-    sig, dsig = sigma_of(theta[active])
-    fit = _mmrm_eval(sig, st.take(active), emat, grad=True)
+    if active.size:  # (a chunk may hold only degenerate replicates)
+        sig, dsig = sigma_of(theta[active])
+        fit = _mmrm_eval(sig, st.take(active), emat, grad=True)
     for _ in range(max_iter):
         if active.size == 0:
             break
@@ -781,14 +784,6 @@ def mmrm(
         df = (n_patients - b).astype(float)
         usable = (df > 0) & (n_patients > 0)
 
-        u_max = st.n.shape[1]
-        per_rep = u_max * (3 * n_vis * n_vis + 2 * n_vis * b) + p * p
-        if cov == "unstructured":
-            per_rep += 3 * n_vis**4 + 4 * n_vis * n_vis * p
-        else:
-            per_rep += 6 * u_max * n_vis * n_vis
-        chunk = max(1, _CHUNK_ELEMENTS // per_rep)
-
         beta = np.full((n_rep, p), np.nan)
         cinv = np.full((n_rep, p, p), np.nan)
         sigma = np.full((n_rep, n_vis, n_vis), np.nan)
@@ -796,16 +791,30 @@ def mmrm(
         converged = np.zeros(n_rep, dtype=bool)
         n_iter = np.zeros(n_rep, dtype=np.int64)
         todo = np.flatnonzero(usable)
-        for start in range(0, todo.size, chunk):
-            idx = todo[start : start + chunk]
-            fit, sig, conv, nit = _mmrm_fit_chunk(st.take(idx), emat, cov, max_iter, tol)
-            beta[idx] = fit.beta
-            cinv[idx] = fit.cinv
-            sigma[idx] = sig
-            n_obs = st.n[idx][:, :, None] * st.mask[idx]
-            loglik[idx] = fit.loglik - 0.5 * (n_obs.sum(axis=(1, 2)) - p) * np.log(2.0 * np.pi)
-            converged[idx] = conv
-            n_iter[idx] = nit
+        # Replicates are fitted in buckets of equal pattern count, each with exactly its own
+        # slots: padding a replicate with another replicate's empty slots would change the
+        # length (hence the rounding) of its sums over patterns, and a replicate's fit must not
+        # depend on which replicates share its batch.
+        n_slots = (st.n > 0).sum(axis=1)
+        for u in np.unique(n_slots[todo]):
+            bucket = todo[n_slots[todo] == u]
+            per_rep = u * (3 * n_vis * n_vis + 2 * n_vis * b) + p * p
+            if cov == "unstructured":
+                per_rep += 3 * n_vis**4 + 4 * n_vis * n_vis * p
+            else:
+                per_rep += 6 * u * n_vis * n_vis
+            chunk = max(1, _CHUNK_ELEMENTS // per_rep)
+            for start in range(0, bucket.size, chunk):
+                idx = bucket[start : start + chunk]
+                sub = st.take(idx, int(u))
+                fit, sig, conv, nit = _mmrm_fit_chunk(sub, emat, cov, max_iter, tol)
+                beta[idx] = fit.beta
+                cinv[idx] = fit.cinv
+                sigma[idx] = sig
+                n_obs = sub.n[:, :, None] * sub.mask
+                loglik[idx] = fit.loglik - 0.5 * (n_obs.sum(axis=(1, 2)) - p) * np.log(2.0 * np.pi)
+                converged[idx] = conv
+                n_iter[idx] = nit
 
         est_v = beta[:, eff_idx]  # (R, V, G-1)
         se_v = np.sqrt(np.diagonal(cinv, axis1=1, axis2=2)[:, eff_idx])
