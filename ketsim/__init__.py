@@ -9,8 +9,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "estimate_power",
+    "estimate_sweep",
     "load_scenario",
+    "load_sweep",
     "parse_scenario",
+    "search_sample_size",
     "simulate_pk",
     "simulate_trial",
 ]
@@ -26,6 +30,14 @@ def __getattr__(name: str):
         from ketsim.pk.simulate import simulate_pk
 
         return simulate_pk
+    if name in ("estimate_power", "estimate_sweep", "search_sample_size"):
+        from ketsim import montecarlo
+
+        return getattr(montecarlo, name)
+    if name == "load_sweep":
+        from ketsim.sweep import load_sweep
+
+        return load_sweep
     if name == "simulate_trial":
         from ketsim.trial import simulate_trial
 

@@ -255,11 +255,256 @@ def format_analyses(table) -> str:
     return "\n".join(lines)
 
 
-def _cmd_bench(args) -> int:
-    from ketsim.bench import bench_pk
+def _run_options(args):
+    from ketsim.montecarlo import RunOptions
 
+    progress = False if args.quiet else None
+    return RunOptions(
+        jobs=args.jobs,
+        backend=args.backend,
+        scheduler=args.scheduler,
+        chunk_size=args.chunk_size,
+        progress=progress,
+        argv=sys.argv,
+    )
+
+
+def _engine_error(cmd: str, err: Exception) -> int:
+    print(f"ketsim {cmd}: {err}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _cmd_power(args) -> int:
+    from ketsim.montecarlo import estimate_power, simulate_chunk
+    from ketsim.store import StoreError
+
+    sc = _load(args.file)
+    if sc is None:
+        return EXIT_USAGE
+    if not sc.arms or not sc.analyses:
+        return _fail(
+            ["analyses: none declared ('ketsim power' needs arms and analyses)"], args.file
+        )
+    if args.replicate is not None:
+        # one replicate alone: the same rows as in the full run's replicates table
+        seed = args.seed if args.seed is not None else sc.seed
+        if seed is None:
+            return _fail(["seed: --replicate needs --seed (or a seed in the scenario)"], args.file)
+        from ketsim.montecarlo import null_scenario
+
+        sim = null_scenario(sc) if args.null else sc
+        rows = simulate_chunk(sim, seed, [args.replicate])["analyses"]
+        print(f"scenario {sc.name}: replicate {args.replicate} of seed {seed}")
+        print(format_analyses(rows))
+        return EXIT_OK
+    try:
+        res = estimate_power(
+            sc,
+            replicates=args.replicates,
+            seed=args.seed,
+            null=args.null,
+            truth_patients=args.truth_patients,
+            out=args.out,
+            base=args.runs_dir,
+            opts=_run_options(args),
+        )
+    except (StoreError, ValueError, RuntimeError, OSError) as err:
+        return _engine_error("power", err)
+    except KeyboardInterrupt:
+        print(
+            "\nketsim power: interrupted; finished chunks are kept: run the same command again "
+            "to resume",
+            file=sys.stderr,
+        )
+        return 130
+    if not args.quiet:
+        t = res.timings
+        how = f"{t['replicates_simulated']} simulated"
+        if t["replicates_reused"]:
+            how += f", {t['replicates_reused']} reused from the interrupted run"
+        print(
+            f"scenario {sc.name}: {args.replicates} replicates ({how}) in {t['wall_s']:.1f} s, "
+            f"seed {res.entropy}, {args.jobs} job(s), backend {args.backend}"
+        )
+        print(format_power(res.power))
+        print(f"wrote {res.store.path}/power.csv, power.parquet, replicates.parquet, manifest.json")
+    return EXIT_OK
+
+
+def _cmd_sweep(args) -> int:
+    from ketsim.montecarlo import estimate_sweep, surfaces
+    from ketsim.scenario import ScenarioError
+    from ketsim.store import StoreError
+    from ketsim.sweep import load_sweep, sweep_axes
+
+    try:
+        base, cells = load_sweep(args.file)
+    except ScenarioError as err:
+        return _fail(err.problems, args.file)
+    if not base.arms:
+        return _fail(["arms: required key is missing ('ketsim sweep' runs trials)"], args.file)
+    if base.sweep is None:
+        print(f"{args.file}: no 'sweep:' in this scenario; running it as one cell", file=sys.stderr)
+    try:
+        res = estimate_sweep(
+            base,
+            cells,
+            replicates=args.replicates,
+            seed=args.seed,
+            truth_patients=args.truth_patients,
+            out=args.out,
+            runs_dir=args.runs_dir,
+            opts=_run_options(args),
+        )
+    except (StoreError, ValueError, RuntimeError, OSError) as err:
+        return _engine_error("sweep", err)
+    except KeyboardInterrupt:
+        print(
+            "\nketsim sweep: interrupted; finished chunks are kept: run the same command again "
+            "to resume",
+            file=sys.stderr,
+        )
+        return 130
+    axes = [a for a in sweep_axes(cells) if res.cells[a].nunique() > 1]
+    files = ["sweep_power.csv", "sweep_endpoints.csv", "sweep_trial.csv", "replicates.parquet"]
+    if len(axes) >= 2:
+        surf = surfaces(res.power, res.endpoints, axes)
+        res.store.write_table("surfaces", surf)
+        files.append("surfaces.csv")
+    if not args.quiet:
+        t = res.timings
+        print(
+            f"scenario {base.name}: {len(cells)} cells x {args.replicates} replicates "
+            f"({t['replicates_simulated']} simulated, {t['replicates_reused']} reused) in "
+            f"{t['wall_s']:.1f} s, seed {res.entropy} (common random numbers across cells)"
+        )
+        print(format_sweep(res, axes))
+        print(f"wrote {res.store.path}/" + ", ".join(files) + ", manifest.json")
+    return EXIT_OK
+
+
+def format_sweep(res, axes: list[str]) -> str:
+    """Power per cell (one column per analysis) and, over two axes, response surfaces."""
+    import pandas as pd
+
+    lines = []
+    p = res.power
+    if len(p):
+        p = p.assign(what=p["endpoint"] + " " + p["method"] + " " + p["comparison"])
+        wide = p.pivot_table(index="cell", columns="what", values="power", sort=False)
+        tab = res.cells.set_index("cell").join(wide)
+        lines.append("power by cell:")
+        with pd.option_context("display.width", 200, "display.max_columns", 30):
+            lines.append(tab.to_string(float_format=lambda v: f"{v:.3f}"))
+    e = res.endpoints
+    if len(axes) >= 2 and len(e):
+        x, y = axes[:2]
+        lines.append("")
+        lines.append(f"response surfaces (mean over replicates; rows {x}, columns {y}):")
+        for (ep, arm), g in e.groupby(["endpoint", "arm"], sort=False):
+            piv = g.pivot_table(index=x, columns=y, values="value", sort=False)
+            lines.append(f"-- {ep}, arm {arm} ({g['statistic'].iloc[0]})")
+            lines.append(piv.to_string(float_format=lambda v: f"{v:.2f}"))
+    return "\n".join(lines)
+
+
+def _cmd_samplesize(args) -> int:
+    from ketsim.montecarlo import search_sample_size
+    from ketsim.store import StoreError
+
+    sc = _load(args.file)
+    if sc is None:
+        return EXIT_USAGE
+    if not sc.arms or not sc.analyses:
+        return _fail(["analyses: none declared (a sample-size search needs one)"], args.file)
+    try:
+        res = search_sample_size(
+            sc,
+            target=args.target,
+            analysis=args.analysis,
+            comparison=args.comparison,
+            replicates=args.replicates,
+            n_min=args.n_min,
+            n_max=args.n_max,
+            seed=args.seed,
+            out=args.out,
+            runs_dir=args.runs_dir,
+            opts=_run_options(args),
+        )
+    except (StoreError, ValueError, RuntimeError, OSError) as err:
+        return _engine_error("samplesize", err)
+    except KeyboardInterrupt:
+        print(
+            "\nketsim samplesize: interrupted; run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    if not args.quiet:
+        print(
+            f"scenario {sc.name}: {res.analysis}, {res.comparison} v control; target power "
+            f"{res.target:g}; {args.replicates} replicates per size, seed {res.entropy}"
+        )
+        print(res.points.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        if res.n_observed is None:
+            print(f"target not reached up to {res.unit} = {args.n_max}")
+        else:
+            print(f"smallest evaluated {res.unit} with power >= {res.target:g}: {res.n_observed}")
+        if res.n_fit == res.n_fit:
+            print(
+                f"probit fit power = Phi(a + b sqrt(n)): {res.unit} = {res.n_fit:.1f} "
+                f"(95% interval {res.n_fit_low:.1f} to {res.n_fit_high:.1f})"
+            )
+        print(f"wrote {res.store.path}/samplesize_points.csv, samplesize.json, manifest.json")
+    return EXIT_OK
+
+
+def format_power(table) -> str:
+    """One line per analysis and comparison: power (or type-I error) with its MC SE and CI."""
+    if table.empty:
+        return "no analyses"
+    null = (table["hypothesis"] == "null").all()
+    what = "type-I error" if null else "power"
+    lines = [
+        f"{what} (Monte Carlo SE; 95% Wilson interval); estimate mean (SD), bias vs true effect:"
+    ]
+    lines.append(
+        f"{'endpoint':<18}{'method':<10}{'strategy':<17}{'comparison':<22}{what:>13}"
+        f"{'95% CI':>16}{'estimate':>18}{'true':>9}{'bias':>16}"
+    )
+    for _, r in table.iterrows():
+        comp = f"{r['comparison']} v {r['control']}"
+        pw = f"{r['power']:.3f} ({r['mc_se']:.3f})"
+        ci = f"[{r['wilson_low']:.3f}, {r['wilson_high']:.3f}]"
+        est = f"{r['mean_estimate']:.3f} ({r['sd_estimate']:.3f})"
+        tr = "" if r["true_effect"] != r["true_effect"] else f"{r['true_effect']:.3f}"
+        bias = "" if r["bias"] != r["bias"] else f"{r['bias']:+.3f} ({r['bias_mc_se']:.3f})"
+        lines.append(
+            f"{r['endpoint']:<18}{r['method']:<10}{r['strategy']:<17}{comp:<22}{pw:>13}"
+            f"{ci:>16}{est:>18}{tr:>9}{bias:>16}"
+        )
+    return "\n".join(lines)
+
+
+def _cmd_bench(args) -> int:
+    from ketsim.bench import bench_pk, bench_trial
+
+    if args.what == "trial":
+        r = bench_trial(replicates=args.replicates, jobs=args.jobs, chunk_size=args.chunk_size)
+        if args.json:
+            print(json.dumps(r))
+        else:
+            print(
+                f"{r['workload']}:\n  {r['replicates']} trials on {r['jobs']} job(s) in "
+                f"{r['seconds']:.2f} s -> {r['trials_per_s']:.0f} trials/s "
+                f"(one process: {r['single_process_trials_per_s']:.0f} trials/s; "
+                f"{r['analyses_per_trial']} analyses per trial)"
+            )
+        return EXIT_OK
     if args.what != "pk":
-        print(f"ketsim bench: unknown benchmark {args.what!r}; available: pk", file=sys.stderr)
+        print(
+            f"ketsim bench: unknown benchmark {args.what!r}; available: pk, trial",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     r = bench_pk(patients=args.patients, repeats=args.repeats)
     if args.json:
@@ -270,6 +515,29 @@ def _cmd_bench(args) -> int:
             f"in {r['seconds']:.3f} s -> {r['subjects_per_s']:,.0f} subjects/s"
         )
     return EXIT_OK
+
+
+def _engine_args(p: argparse.ArgumentParser, replicates: int) -> None:
+    p.add_argument(
+        "--replicates",
+        type=int,
+        default=replicates,
+        help=f"replicate trials (default {replicates})",
+    )
+    p.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default 1)")
+    p.add_argument("--seed", type=int, help="root seed (default: the scenario's, else random)")
+    p.add_argument("--out", help="run directory (default runs/<scenario>-<kind>-<time>-<hash>)")
+    p.add_argument("--runs-dir", default="runs", help="where new run directories go (runs)")
+    p.add_argument(
+        "--backend", choices=("loky", "dask"), default="loky", help="parallel backend (loky)"
+    )
+    p.add_argument(
+        "--scheduler", help="dask scheduler address (default: a LocalCluster of --jobs workers)"
+    )
+    p.add_argument(
+        "--chunk-size", type=int, help="replicates per vectorised chunk (default: automatic)"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -304,11 +572,54 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--quiet", action="store_true")
     sim.set_defaults(func=_cmd_simulate)
 
+    pw = sub.add_parser("power", help="Monte Carlo power of a scenario's analyses -> run store")
+    pw.add_argument("file")
+    _engine_args(pw, replicates=1000)
+    pw.add_argument(
+        "--null",
+        action="store_true",
+        help="run on the null (every arm gets the control's treatment): type-I error",
+    )
+    pw.add_argument(
+        "--truth-patients",
+        type=int,
+        default=20_000,
+        help="patients in the large trial giving the true effects for bias (0: skip)",
+    )
+    pw.add_argument(
+        "--replicate", type=int, help="re-run this one replicate alone and print its analyses"
+    )
+    pw.set_defaults(func=_cmd_power)
+
+    sw = sub.add_parser("sweep", help="power and endpoints over every cell of a scenario's sweep")
+    sw.add_argument("file")
+    _engine_args(sw, replicates=200)
+    sw.add_argument(
+        "--truth-patients",
+        type=int,
+        default=0,
+        help="per-cell true-effect trial size for bias (default 0: skip)",
+    )
+    sw.set_defaults(func=_cmd_sweep)
+
+    ss = sub.add_parser("samplesize", help="smallest n reaching a target power")
+    ss.add_argument("file")
+    _engine_args(ss, replicates=400)
+    ss.add_argument("--target", type=float, default=0.8, help="target power (default 0.8)")
+    ss.add_argument("--analysis", type=int, default=0, help="index into analyses (default 0)")
+    ss.add_argument("--comparison", help="compared arm (default: the analysis' first)")
+    ss.add_argument("--n-min", type=int, default=4, help="smallest size tried (default 4)")
+    ss.add_argument("--n-max", type=int, default=2000, help="largest size tried (default 2000)")
+    ss.set_defaults(func=_cmd_samplesize)
+
     b = sub.add_parser("bench", help="performance benchmarks")
-    b.add_argument("what", help="pk")
+    b.add_argument("what", help="pk (population PK) or trial (Monte Carlo trials/s)")
     b.add_argument("--json", action="store_true", help="one JSON line")
-    b.add_argument("--patients", type=int, default=10_000)
-    b.add_argument("--repeats", type=int, default=3)
+    b.add_argument("--patients", type=int, default=10_000, help="pk: patients")
+    b.add_argument("--repeats", type=int, default=3, help="pk: repeats (best is kept)")
+    b.add_argument("--replicates", type=int, default=1000, help="trial: replicate trials")
+    b.add_argument("--jobs", type=int, default=2, help="trial: worker processes (default 2)")
+    b.add_argument("--chunk-size", type=int, help="trial: replicates per chunk")
     b.set_defaults(func=_cmd_bench)
     return p
 
@@ -318,8 +629,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "seed", None) is not None and args.seed < 0:
         parser.error("--seed must be >= 0")
-    if getattr(args, "replicate", 0) < 0:
+    rep = getattr(args, "replicate", 0)
+    if rep is not None and rep < 0:
         parser.error("--replicate must be >= 0")
+    for name in ("replicates", "jobs", "chunk_size"):
+        v = getattr(args, name, None)
+        if v is not None and v < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    if getattr(args, "truth_patients", 0) < 0:
+        parser.error("--truth-patients must be >= 0")
     return args.func(args)
 
 
