@@ -441,7 +441,7 @@ def _cmd_samplesize(args) -> int:
         return 130
     if not args.quiet:
         print(
-            f"scenario {sc.name}: {res.analysis}, {res.comparison} v control; target power "
+            f"scenario {sc.name}: {res.analysis}, {res.comparison} v its control; target power "
             f"{res.target:g}; {args.replicates} replicates per size, seed {res.entropy}"
         )
         print(res.points.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -464,23 +464,26 @@ def format_power(table) -> str:
         return "no analyses"
     null = (table["hypothesis"] == "null").all()
     what = "type-I error" if null else "power"
-    lines = [
-        f"{what} (Monte Carlo SE; 95% Wilson interval); estimate mean (SD), bias vs true effect:"
-    ]
+    comps = [f"{r['comparison']} v {r['control']}" for _, r in table.iterrows()]
+    we = max(9, *(len(e) for e in table["endpoint"])) + 1
+    wm = max(7, *(len(m) for m in table["method"])) + 1
+    ws = max(9, *(len(m) for m in table["strategy"])) + 1
+    wc = max(11, *(len(c) for c in comps)) + 1
+    head = "(Monte Carlo SE; 95% Wilson interval); estimate mean (SD), bias vs true effect (SE):"
+    lines = [f"{what} {head}"]
     lines.append(
-        f"{'endpoint':<18}{'method':<10}{'strategy':<17}{'comparison':<22}{what:>13}"
-        f"{'95% CI':>16}{'estimate':>18}{'true':>9}{'bias':>16}"
+        f"{'endpoint':<{we}}{'method':<{wm}}{'strategy':<{ws}}{'comparison':<{wc}}{what:>14}"
+        f"{'95% CI':>16}{'estimate':>18}{'true':>9}{'bias':>17}"
     )
-    for _, r in table.iterrows():
-        comp = f"{r['comparison']} v {r['control']}"
+    for comp, (_, r) in zip(comps, table.iterrows(), strict=True):
         pw = f"{r['power']:.3f} ({r['mc_se']:.3f})"
         ci = f"[{r['wilson_low']:.3f}, {r['wilson_high']:.3f}]"
         est = f"{r['mean_estimate']:.3f} ({r['sd_estimate']:.3f})"
         tr = "" if r["true_effect"] != r["true_effect"] else f"{r['true_effect']:.3f}"
         bias = "" if r["bias"] != r["bias"] else f"{r['bias']:+.3f} ({r['bias_mc_se']:.3f})"
         lines.append(
-            f"{r['endpoint']:<18}{r['method']:<10}{r['strategy']:<17}{comp:<22}{pw:>13}"
-            f"{ci:>16}{est:>18}{tr:>9}{bias:>16}"
+            f"{r['endpoint']:<{we}}{r['method']:<{wm}}{r['strategy']:<{ws}}{comp:<{wc}}{pw:>14}"
+            f"{ci:>16}{est:>18}{tr:>9}{bias:>17}"
         )
     return "\n".join(lines)
 

@@ -30,6 +30,8 @@ _PACKAGES = (
     "pyyaml",
     "mesa",
     "joblib",
+    "dask",
+    "distributed",
 )
 
 

@@ -548,7 +548,8 @@ def summarise_power(
     -----
     A replicate whose analysis failed (no estimate) counts as not rejecting; ``failed`` gives
     their fraction. Estimate summaries use the replicates with an estimate. Monte Carlo SEs follow
-    Morris et al. (2019): ``sqrt(p (1 - p) / R)`` for the power, ``SD / sqrt(R)`` for the bias.
+    Morris et al. (2019): ``sqrt(p (1 - p) / R)`` for the power, ``sqrt(SD^2 / R + SE_true^2)``
+    for the bias (the true effect is itself estimated, with SE ``true_effect_se``).
     """
     if analyses.empty:
         return pd.DataFrame(columns=POWER_COLUMNS)
@@ -609,7 +610,9 @@ def summarise_power(
         out["true_effect"] = s["true_effect"]
         out["true_effect_se"] = s["true_effect_se"]
         out["bias"] = mean - s["true_effect"]
-        out["bias_mc_se"] = np.where(k > 1, sd / np.sqrt(k), np.nan)
+        # the true effect is itself an estimate (one large trial): its SE adds to the bias's
+        tse = np.nan_to_num(s["true_effect_se"].to_numpy(float), nan=0.0)
+        out["bias_mc_se"] = np.where(k > 1, np.sqrt(sd**2 / k + tse**2), np.nan)
         out["rmse"] = np.sqrt(s["s_err2"] / k)
         out["coverage"] = np.where(np.isfinite(s["true_effect"]), s["s_cover"] / k, np.nan)
         out["mean_n_treatment"] = s["mean_n_treatment"]

@@ -135,7 +135,7 @@ def test_summarise_power_known_values():
     assert p["mean_estimate"] == pytest.approx(2.0)
     assert p["sd_estimate"] == pytest.approx(1.0)
     assert p["bias"] == pytest.approx(0.5)
-    assert p["bias_mc_se"] == pytest.approx(1.0 / np.sqrt(3))
+    assert p["bias_mc_se"] == pytest.approx(np.sqrt(1.0 / 3 + 0.01**2))
     assert p["rmse"] == pytest.approx(np.sqrt((0.25 + 0.25 + 2.25) / 3))
     assert p["coverage"] == pytest.approx(2 / 3)  # [2.5, 3.5] misses 1.5
     null = summarise_power(rows, None, hypothesis="null").iloc[0]
@@ -458,3 +458,38 @@ def test_cli_sweep_writes_tidy_tables_and_surfaces(tmp_path, capsys):
     f.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     assert main(["sweep", str(f), "--replicates", "3"]) == 2
     assert "sweep.grid.arms[9].n" in capsys.readouterr().err
+
+
+def test_dask_scheduler_address_gives_the_same_tables(tmp_path):
+    pytest.importorskip("distributed")
+    from dask.distributed import LocalCluster
+
+    sc = _normal(6)
+    ref = NormalReference((-1.0, 0.0), 1.0)
+    a = estimate_power(
+        sc, replicates=30, seed=4, out=str(tmp_path / "a"), opts=_quiet(), reference=ref
+    )
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        opts = _quiet(1, backend="dask", scheduler=cluster.scheduler_address, chunk_size=4)
+        b = estimate_power(
+            sc, replicates=30, seed=4, out=str(tmp_path / "b"), opts=opts, reference=ref
+        )
+    pd.testing.assert_frame_equal(a.power, b.power)
+    assert (tmp_path / "a/replicates.parquet").read_bytes() == (
+        tmp_path / "b/replicates.parquet"
+    ).read_bytes()
+
+
+def test_progress_bar_shows_count_and_eta(capsys):
+    from ketsim.montecarlo import Progress
+
+    bar = Progress(10, enabled=True)
+    bar.update(4)
+    bar.update(6)
+    bar.close()
+    err = capsys.readouterr().err
+    assert "10/10 replicates" in err and "ETA" in err
+    quiet = Progress(10, enabled=False)
+    quiet.update(10)
+    quiet.close()
+    assert capsys.readouterr().err == ""
