@@ -728,6 +728,16 @@ def _lchoose(n: np.ndarray, k: np.ndarray) -> np.ndarray:
     return special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1)
 
 
+def _row_sum(x: np.ndarray) -> np.ndarray:
+    """Row sums added strictly left to right.
+
+    ``np.sum`` groups a row's terms by its length (pairwise, unrolled), so zero padding to the
+    widest row of a batch would change the rounding of the others; a sequential accumulation
+    is unchanged by trailing zeros, so a replicate's p-value does not depend on its batch.
+    """
+    return np.cumsum(x, axis=1)[:, -1] if x.shape[1] else np.zeros(x.shape[0])
+
+
 def _fisher_p(
     x1: np.ndarray, n1: np.ndarray, x0: np.ndarray, n0: np.ndarray, alternative: str
 ) -> np.ndarray:
@@ -763,12 +773,12 @@ def _fisher_p(
             logpmf = np.where(support, logpmf, -np.inf)
             pmf = np.exp(logpmf)
         if alternative == "less":
-            pc = np.sum(np.where(j <= x1c, pmf, 0.0), axis=1)
+            pc = _row_sum(np.where(j <= x1c, pmf, 0.0))
         elif alternative == "greater":
-            pc = np.sum(np.where(j >= x1c, pmf, 0.0), axis=1)
+            pc = _row_sum(np.where(j >= x1c, pmf, 0.0))
         else:
             obs = np.take_along_axis(logpmf, np.clip(x1c, 0, width - 1), axis=1)
-            pc = np.sum(np.where(logpmf <= obs + log_tol, pmf, 0.0), axis=1)
+            pc = _row_sum(np.where(logpmf <= obs + log_tol, pmf, 0.0))
         p[a:b] = np.where(v, np.minimum(pc, 1.0), np.nan)
     return p
 
