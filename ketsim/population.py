@@ -52,7 +52,7 @@ from scipy import stats
 from ketsim.pk.model import N_ETA, Covariates
 from ketsim.pk.parameters import COMEDICATIONS, CYP2B6_DIPLOTYPE_ACTIVITY
 from ketsim.scenario import BetaSpec, Distribution, LogNormalSpec, PopulationSpec
-from ketsim.seeds import stream
+from ketsim.seeds import streams
 
 __all__ = [
     "ALLELE_FREQUENCIES",
@@ -64,6 +64,7 @@ __all__ = [
     "GENE_ALLELE_FREQUENCIES",
     "Population",
     "sample_population",
+    "sample_populations",
 ]
 
 # ------------------------------------------------------------------------------------------------
@@ -359,24 +360,33 @@ def _map_labels(labels: np.ndarray, fn: Callable[[str], float]) -> np.ndarray:
     return values[codes] if codes.size else np.ones(0)
 
 
-def _truncnorm(d: Distribution, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Normal(mean, sd) truncated to [min, max]; everyone at the mean when sd = 0."""
+def _truncnorm_ppf(d: Distribution, u: np.ndarray) -> np.ndarray:
+    """Normal(mean, sd) truncated to [min, max] at uniforms ``u``; everyone at the mean if sd = 0.
+
+    ``scipy.stats.truncnorm.rvs(a, b, loc, scale, random_state=rng)`` is the inverse CDF at
+    ``rng.uniform(size=n)``, evaluated elementwise; so the same uniforms through
+    ``truncnorm.ppf`` give the same draws bit for bit (tested), and the uniforms of many
+    replicates can be transformed in one call. (The one exception, ``u == 0`` exactly, has
+    probability 2^-53 per draw: ``ppf`` returns the lower end of the support, ``rvs`` the inverse
+    CDF at 0, equal to it up to rounding.)
+    """
     if d.sd == 0:
-        return np.full(n, d.mean)
+        return np.full(u.shape, d.mean)
     a, b = (d.min - d.mean) / d.sd, (d.max - d.mean) / d.sd
-    return stats.truncnorm.rvs(a, b, loc=d.mean, scale=d.sd, size=n, random_state=rng)
+    return stats.truncnorm.ppf(u, a, b, loc=d.mean, scale=d.sd)
 
 
-def _trunclognormal(d: LogNormalSpec, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Log-normal(median, sd_log) truncated to [min, max]; everyone at the median when sd_log = 0.
+def _trunclognormal_ppf(d: LogNormalSpec, u: np.ndarray) -> np.ndarray:
+    """Log-normal(median, sd_log) truncated to [min, max] at uniforms ``u`` (see
+    :func:`_truncnorm_ppf`); everyone at the median when sd_log = 0.
 
-    ``median`` is that of the untruncated distribution (as ``mean`` is for :func:`_truncnorm`).
+    ``median`` is that of the untruncated distribution (as ``mean`` is for :func:`_truncnorm_ppf`).
     """
     if d.sd_log == 0:
-        return np.full(n, d.median)
+        return np.full(u.shape, d.median)
     mu = np.log(d.median)
     a, b = (np.log(d.min) - mu) / d.sd_log, (np.log(d.max) - mu) / d.sd_log
-    return np.exp(stats.truncnorm.rvs(a, b, loc=mu, scale=d.sd_log, size=n, random_state=rng))
+    return np.exp(stats.truncnorm.ppf(u, a, b, loc=mu, scale=d.sd_log))
 
 
 def _beta(d: BetaSpec, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -387,21 +397,8 @@ def _beta(d: BetaSpec, n: int, rng: np.random.Generator) -> np.ndarray:
     return rng.beta(a, b, size=n)
 
 
-def _diplotypes(gene: str, ancestry: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Two alleles drawn independently per patient: Hardy–Weinberg diplotype frequencies.
-
-    Parameters
-    ----------
-    gene : a key of :data:`GENE_ALLELES`.
-    ancestry : index into :data:`ANCESTRIES` per patient.
-    rng : the gene's own stream.
-
-    Returns
-    -------
-    numpy.ndarray
-        Object array of labels ``"a/b"`` with ``a`` before ``b`` in :data:`GENE_ALLELES` order.
-    """
-    n = ancestry.size
+def _allele_cdf(gene: str) -> np.ndarray:
+    """Cumulative allele frequencies ``(n_ancestries, n_alleles)`` of a gene, rows closed at 1."""
     alleles = GENE_ALLELES[gene]
     table = GENE_ALLELE_FREQUENCIES[gene]
     rows = []
@@ -417,11 +414,149 @@ def _diplotypes(gene: str, ancestry: np.ndarray, rng: np.random.Generator) -> np
     cum = np.cumsum(p, axis=1)
     for i, row in enumerate(p):  # close each row at its last allele of positive frequency
         cum[i, np.flatnonzero(row > 0)[-1] :] = 1.0
-    u = rng.random((n, 2))
+    return cum
+
+
+def _diplotype_labels(gene: str) -> np.ndarray:
+    """Object array ``[i, j]`` -> label ``"a_i/a_j"`` (``i <= j``) of a gene's diplotypes."""
+    names = GENE_ALLELES[gene]
+    k = len(names)
+    out = np.empty((k, k), dtype=object)
+    for i in range(k):
+        for j in range(k):
+            lo, hi = min(i, j), max(i, j)
+            out[i, j] = f"{names[lo]}/{names[hi]}"
+    return out
+
+
+def _diplotypes_from_uniforms(gene: str, ancestry: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Two alleles per patient from uniforms ``u (n, 2)``: Hardy–Weinberg diplotype frequencies.
+
+    Parameters
+    ----------
+    gene : a key of :data:`GENE_ALLELES`.
+    ancestry : index into :data:`ANCESTRIES` per patient.
+    u : two uniforms per patient, drawn as ``rng.random((n, 2))`` from the gene's own stream
+        (the computation is elementwise, so many replicates' draws can be stacked).
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of labels ``"a/b"`` with ``a`` before ``b`` in :data:`GENE_ALLELES` order.
+    """
+    cum = _allele_cdf(gene)
     a = (u[:, :, None] > cum[ancestry][:, None, :]).sum(axis=2)  # allele index of each draw
-    lo, hi = np.minimum(a[:, 0], a[:, 1]), np.maximum(a[:, 0], a[:, 1])
-    names = np.array(alleles)
-    return np.char.add(np.char.add(names[lo], "/"), names[hi]).astype(object)
+    return _diplotype_labels(gene)[a[:, 0], a[:, 1]]
+
+
+def _typical_population(spec: PopulationSpec, n: int) -> Population:
+    return Population(
+        female=np.zeros(n, bool),
+        age_years=np.full(n, 40.0),
+        weight_kg=np.full(n, 70.0),
+        ancestry=np.zeros(n, int),
+        cyp2b6=np.full(n, REFERENCE_DIPLOTYPES["cyp2b6"], dtype=object),
+        comedication={k: np.zeros(n, bool) for k in spec.comedication},
+        eta_pk=np.zeros((n, N_ETA)),
+        disease_duration_years=np.full(n, spec.disease_duration_years.median),
+        baseline_pain=np.full(n, spec.baseline_pain.mean),
+        sensitization=np.full(n, spec.sensitization.mean),
+        depression=np.zeros(n, bool),
+        expectancy=np.full(n, spec.expectancy.mean),
+        cyp3a4=np.full(n, REFERENCE_DIPLOTYPES["cyp3a4"], dtype=object),
+        cyp3a5=np.full(n, REFERENCE_DIPLOTYPES["cyp3a5"], dtype=object),
+        cyp2c9=np.full(n, REFERENCE_DIPLOTYPES["cyp2c9"], dtype=object),
+        indication=spec.indication,
+    )
+
+
+def sample_populations(spec: PopulationSpec, entropy: int, replicates: Sequence[int]) -> Population:
+    """Draw ``spec.n`` patients for each of several replicates, stacked replicate by replicate.
+
+    Every replicate draws from its own population streams exactly as :func:`sample_population`
+    does (which calls this with one replicate), so its patients do not depend on which other
+    replicates are sampled with it. Only the transforms of the draws (inverse CDFs, allele
+    look-ups) are evaluated once for the whole batch; they are elementwise, hence per patient
+    the same arithmetic whatever the batch.
+
+    Parameters
+    ----------
+    spec : who the patients are.
+    entropy : the run's root entropy (``ketsim.seeds``).
+    replicates : replicate indices; the result holds ``spec.n`` patients of each, in this order.
+
+    Returns
+    -------
+    Population
+        ``len(replicates) * spec.n`` patients; see :func:`sample_population`.
+    """
+    n = spec.n
+    reps = [int(r) for r in replicates]
+    if spec.typical:
+        return _typical_population(spec, n * len(reps))
+    hw = spec.cyp2b6 == "hardy_weinberg"
+    attrs = (_SEX, _AGE, _WEIGHT, _ANCESTRY, _CYP2B6, _COMED, _ETA, _DURATION, _BASELINE_PAIN)
+    attrs += (_SENSITIZATION, _DEPRESSION, _EXPECTANCY, _CYP3A4, _CYP3A5, _CYP2C9)
+    gens = streams(entropy, [(r, "population", a) for r in reps for a in attrs])
+    rngs = [
+        dict(zip(attrs, gens[i * len(attrs) : (i + 1) * len(attrs)], strict=True))
+        for i in range(len(reps))
+    ]
+
+    def draw(fn: Callable[[dict[int, np.random.Generator]], np.ndarray]) -> np.ndarray:
+        # one replicate's draws per stream, stacked (a single replicate needs no copy)
+        parts = [fn(g) for g in rngs]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    mix = np.array([spec.ancestry.get(a, 0.0) for a in ANCESTRIES])
+    p_anc = mix / mix.sum()
+    female = draw(lambda g: g[_SEX].random(n)) < spec.female_fraction
+    age = _truncnorm_ppf(spec.age_years, draw(lambda g: g[_AGE].uniform(size=n)))
+    weight = _truncnorm_ppf(spec.weight_kg, draw(lambda g: g[_WEIGHT].uniform(size=n)))
+    ancestry = draw(lambda g: g[_ANCESTRY].choice(len(ANCESTRIES), size=n, p=p_anc))
+    if hw:
+        cyp = _diplotypes_from_uniforms(
+            "cyp2b6", ancestry, draw(lambda g: g[_CYP2B6].random((n, 2)))
+        )
+    else:
+        cyp = np.full(n * len(reps), spec.cyp2b6, dtype=object)
+
+    def comed(g: dict[int, np.random.Generator]) -> np.ndarray:
+        r = g[_COMED]  # one stream, drawn in the spec's order of co-medications
+        return np.stack([r.random(n) for _ in spec.comedication], axis=1)
+
+    names = list(spec.comedication)
+    c = draw(comed) if names else np.zeros((n * len(reps), 0))
+    comedication = {k: c[:, j] < spec.comedication[k] for j, k in enumerate(names)}
+    eta = draw(lambda g: g[_ETA].standard_normal((n, N_ETA)))
+    duration = _trunclognormal_ppf(
+        spec.disease_duration_years, draw(lambda g: g[_DURATION].uniform(size=n))
+    )
+    baseline = _truncnorm_ppf(spec.baseline_pain, draw(lambda g: g[_BASELINE_PAIN].uniform(size=n)))
+    return Population(
+        female=female,
+        age_years=age,
+        weight_kg=weight,
+        ancestry=ancestry,
+        cyp2b6=cyp,
+        comedication=comedication,
+        eta_pk=eta,
+        disease_duration_years=duration,
+        baseline_pain=baseline,
+        sensitization=draw(lambda g: _beta(spec.sensitization, n, g[_SENSITIZATION])),
+        depression=draw(lambda g: g[_DEPRESSION].random(n)) < spec.depression_prevalence,
+        expectancy=draw(lambda g: _beta(spec.expectancy, n, g[_EXPECTANCY])),
+        cyp3a4=_diplotypes_from_uniforms(
+            "cyp3a4", ancestry, draw(lambda g: g[_CYP3A4].random((n, 2)))
+        ),
+        cyp3a5=_diplotypes_from_uniforms(
+            "cyp3a5", ancestry, draw(lambda g: g[_CYP3A5].random((n, 2)))
+        ),
+        cyp2c9=_diplotypes_from_uniforms(
+            "cyp2c9", ancestry, draw(lambda g: g[_CYP2C9].random((n, 2)))
+        ),
+        indication=spec.indication,
+    )
 
 
 def sample_population(spec: PopulationSpec, entropy: int, replicate: int = 0) -> Population:
@@ -440,57 +575,4 @@ def sample_population(spec: PopulationSpec, entropy: int, replicate: int = 0) ->
         depression, and the central value of every disease attribute (duration median, baseline
         pain mean, sensitization and expectancy means).
     """
-    n = spec.n
-
-    def rng(attr: int) -> np.random.Generator:
-        return stream(entropy, replicate, "population", attr)
-
-    if spec.typical:
-        return Population(
-            female=np.zeros(n, bool),
-            age_years=np.full(n, 40.0),
-            weight_kg=np.full(n, 70.0),
-            ancestry=np.zeros(n, int),
-            cyp2b6=np.full(n, REFERENCE_DIPLOTYPES["cyp2b6"], dtype=object),
-            comedication={k: np.zeros(n, bool) for k in spec.comedication},
-            eta_pk=np.zeros((n, N_ETA)),
-            disease_duration_years=np.full(n, spec.disease_duration_years.median),
-            baseline_pain=np.full(n, spec.baseline_pain.mean),
-            sensitization=np.full(n, spec.sensitization.mean),
-            depression=np.zeros(n, bool),
-            expectancy=np.full(n, spec.expectancy.mean),
-            cyp3a4=np.full(n, REFERENCE_DIPLOTYPES["cyp3a4"], dtype=object),
-            cyp3a5=np.full(n, REFERENCE_DIPLOTYPES["cyp3a5"], dtype=object),
-            cyp2c9=np.full(n, REFERENCE_DIPLOTYPES["cyp2c9"], dtype=object),
-            indication=spec.indication,
-        )
-    female = rng(_SEX).random(n) < spec.female_fraction
-    age = _truncnorm(spec.age_years, n, rng(_AGE))
-    weight = _truncnorm(spec.weight_kg, n, rng(_WEIGHT))
-    mix = np.array([spec.ancestry.get(a, 0.0) for a in ANCESTRIES])
-    ancestry = rng(_ANCESTRY).choice(len(ANCESTRIES), size=n, p=mix / mix.sum())
-    if spec.cyp2b6 == "hardy_weinberg":
-        cyp = _diplotypes("cyp2b6", ancestry, rng(_CYP2B6))
-    else:
-        cyp = np.full(n, spec.cyp2b6, dtype=object)
-    r = rng(_COMED)
-    comed = {k: r.random(n) < frac for k, frac in spec.comedication.items()}
-    eta = rng(_ETA).standard_normal((n, N_ETA))
-    return Population(
-        female=female,
-        age_years=age,
-        weight_kg=weight,
-        ancestry=ancestry,
-        cyp2b6=cyp,
-        comedication=comed,
-        eta_pk=eta,
-        disease_duration_years=_trunclognormal(spec.disease_duration_years, n, rng(_DURATION)),
-        baseline_pain=_truncnorm(spec.baseline_pain, n, rng(_BASELINE_PAIN)),
-        sensitization=_beta(spec.sensitization, n, rng(_SENSITIZATION)),
-        depression=rng(_DEPRESSION).random(n) < spec.depression_prevalence,
-        expectancy=_beta(spec.expectancy, n, rng(_EXPECTANCY)),
-        cyp3a4=_diplotypes("cyp3a4", ancestry, rng(_CYP3A4)),
-        cyp3a5=_diplotypes("cyp3a5", ancestry, rng(_CYP3A5)),
-        cyp2c9=_diplotypes("cyp2c9", ancestry, rng(_CYP2C9)),
-        indication=spec.indication,
-    )
+    return sample_populations(spec, entropy, [replicate])

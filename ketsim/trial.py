@@ -31,10 +31,10 @@ from ketsim.pd.parameters import PDParameters, resolve_pd
 from ketsim.pk.model import build_system, individual_parameters
 from ketsim.pk.propagate import Propagator
 from ketsim.pk.simulate import pk_switches
-from ketsim.population import Population, sample_population
+from ketsim.population import Population, sample_populations
 from ketsim.regimen import ArmSchedule, check_times, compile_arm, routes_used
 from ketsim.scenario import Scenario
-from ketsim.seeds import new_entropy, stream
+from ketsim.seeds import new_entropy, streams
 
 __all__ = ["TrialArrays", "TrialModel", "TrialResult", "simulate_trial"]
 
@@ -79,15 +79,62 @@ def _lognormal_score(x: np.ndarray, spec) -> np.ndarray:
 
 
 @dataclass
-class _Replicate:
-    """The patients of one replicate after screening and allocation."""
+class _Enrolled:
+    """The patients of a batch of replicates after screening and allocation (replicate-major)."""
 
     pop: Population
+    n_per: list[int]  # patients of each replicate
     group: np.ndarray  # timeline group (arm, sequence; EERW: 0 until randomisation)
     arm: np.ndarray  # randomised arm (-1: crossover, or EERW before randomisation)
     screening_score: np.ndarray
     fluct0: np.ndarray  # fluctuation on the screening day (standard-normal scale x sd)
     enrolment_day: np.ndarray
+
+
+class _StreamBank:
+    """Fresh generators of every replicate of a batch for the streams a model draws from.
+
+    Seeding is vectorised over keys (:func:`ketsim.seeds.streams`) with a fixed cost per call, so
+    the streams known up front are seeded in one call. :meth:`take` hands each ``(purpose, key)``
+    out once, as new generators (exactly :func:`~ketsim.seeds.stream` of each replicate); a pair
+    not seeded up front, or asked for again, is seeded on demand.
+    """
+
+    def __init__(
+        self, entropy: int, replicates: tuple[int, ...], pairs: list[tuple[str, int]]
+    ) -> None:
+        self.entropy, self.replicates = entropy, replicates
+        gens = streams(entropy, [(r, purpose, key) for purpose, key in pairs for r in replicates])
+        n = len(replicates)
+        self._bank = {pair: gens[i * n : (i + 1) * n] for i, pair in enumerate(pairs)}
+
+    def take(self, purpose: str, key: int) -> list[np.random.Generator]:
+        """The generator of ``(purpose, key)`` of each replicate, in replicate order."""
+        gens = self._bank.pop((purpose, key), None)
+        if gens is None:
+            gens = streams(self.entropy, [(r, purpose, key) for r in self.replicates])
+        return gens
+
+
+def _stack(parts: list[np.ndarray]) -> np.ndarray:
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _draw_rows(
+    gens: list[np.random.Generator], n_per: list[int], shape: tuple[int, ...], method: str
+) -> np.ndarray:
+    """Each replicate's ``getattr(g, method)((k, *shape))``, stacked replicate by replicate.
+
+    ``Generator.random`` and ``Generator.standard_normal`` fill an ``out`` array exactly as they
+    fill a new one of that shape, so drawing straight into the rows of the stacked array is bitwise
+    the concatenation of the separate draws, without the copies.
+    """
+    out = np.empty((sum(n_per), *shape))
+    start = 0
+    for g, k in zip(gens, n_per, strict=True):
+        getattr(g, method)(out=out[start : start + k])
+        start += k
+    return out
 
 
 def _n_enrolled(sc: Scenario, tl: Timeline) -> int:
@@ -96,18 +143,26 @@ def _n_enrolled(sc: Scenario, tl: Timeline) -> int:
     return int(tl.targets.sum())
 
 
+def _needs_strata(sc: Scenario) -> bool:
+    rs = sc.design.randomisation
+    return rs.method == "permuted_block" and bool(rs.strata)
+
+
 def _allocate(
     sc: Scenario,
     n: int,
     rng: np.random.Generator,
-    pop: Population,
+    pop: Population | None,
     score: np.ndarray,
     sizes: np.ndarray | None,
     ratio: np.ndarray,
 ) -> np.ndarray:
+    """Allocate ``n`` patients; ``pop`` (their population) is read only for stratification."""
     rs = sc.design.randomisation
     strata = None
-    if rs.method == "permuted_block" and rs.strata:
+    if _needs_strata(sc):
+        if pop is None:
+            raise ValueError("stratified randomisation needs the patients' population")
         strata = stratum_codes(pop, rs.strata, score, sc.population.sensitization.mean)
     if rs.method == "random_allocation" and sizes is None:
         # random group sizes (EERW responders): proportional sizes, largest remainder
@@ -127,8 +182,15 @@ def _allocate(
 
 
 def _screen_and_allocate(
-    sc: Scenario, tl: Timeline, entropy: int, r: int, params: PDParameters
-) -> _Replicate:
+    sc: Scenario, tl: Timeline, bank: _StreamBank, params: PDParameters
+) -> _Enrolled:
+    """Screen candidates and allocate the enrolled patients of every replicate of a batch.
+
+    Each replicate draws from its own streams (candidates, screening noise, enrolment times,
+    allocation) exactly as if simulated alone; only elementwise transforms of those draws (the
+    population's inverse CDFs, the screening score) run once over the whole batch.
+    """
+    entropy, replicates = bank.entropy, bank.replicates
     n_total = _n_enrolled(sc, tl)
     spec = sc.population
     frac = _pass_fraction(sc, params)
@@ -138,37 +200,49 @@ def _screen_and_allocate(
             f"{100 * frac:.1f}% of candidates with baseline pain mean {spec.baseline_pain.mean}"
         )
     pool = n_total if frac >= 1.0 else int(np.ceil(n_total / frac * 1.5)) + 20
-    cand = sample_population(spec.model_copy(update={"n": pool}), entropy, replicate=r)
-    m = stream(entropy, r, "measurement", _M_SCREEN)
+    cand = sample_populations(spec.model_copy(update={"n": pool}), entropy, replicates)
     days = sc.trial.screening.days
-    f_sd = params.fluctuation_sd
-    fluct0 = f_sd * m.standard_normal(pool)
-    eps_sd = diary.daily_noise_sd(spec.baseline_pain.sd, params)
-    eps = eps_sd * m.standard_normal((pool, days))
+    n_cand = pool * len(replicates)
+    fluct0, eps = np.empty(n_cand), np.empty((n_cand, days))
+    for i, m in enumerate(bank.take("measurement", _M_SCREEN)):
+        rows = slice(i * pool, (i + 1) * pool)
+        m.standard_normal(out=fluct0[rows])  # screening-day fluctuation, then the daily noise
+        m.standard_normal(out=eps[rows])
+    fluct0 *= params.fluctuation_sd
+    eps *= diary.daily_noise_sd(spec.baseline_pain.sd, params)
+    # integer scores: the row means are exact whatever the batch
     score = diary.observe_nrs(cand.baseline_pain[:, None], fluct0[:, None], eps).mean(axis=1)
     thr = sc.trial.screening.threshold
-    ok = np.ones(pool, bool) if thr is None else score >= thr
-    idx = np.flatnonzero(ok)[:n_total]
-    if idx.size < n_total:
-        raise ValueError(
-            f"screening admitted {idx.size} of {pool} candidates; {n_total} needed "
-            f"(trial.screening.threshold {thr} is too strict for this population)"
-        )
-    pop = cand.take(idx)
-    score = score[idx]
+    idx = []
+    for i in range(len(replicates)):
+        ok = np.ones(pool, bool) if thr is None else score[i * pool : (i + 1) * pool] >= thr
+        admitted = np.flatnonzero(ok)[:n_total]
+        if admitted.size < n_total:
+            raise ValueError(
+                f"screening admitted {admitted.size} of {pool} candidates; {n_total} needed "
+                f"(trial.screening.threshold {thr} is too strict for this population)"
+            )
+        idx.append(i * pool + admitted)
+    sel = _stack(idx)
+    pop = cand.take(sel)
+    score = score[sel]
     # randomisation stream: key 0 allocation, 1 enrolment times, 2 EERW re-randomisation
-    enrol = enrolment_days(
-        n_total, sc.design.recruitment.patients_per_week, stream(entropy, r, "randomisation", 1)
-    )
+    ppw = sc.design.recruitment.patients_per_week
+    enrol = _stack([enrolment_days(n_total, ppw, g) for g in bank.take("randomisation", 1)])
+    n_all = n_total * len(replicates)
     if tl.type == "enrichment":
-        group = np.zeros(n_total, dtype=np.int64)
-        arm = np.full(n_total, -1, dtype=np.int64)
+        group = np.zeros(n_all, dtype=np.int64)
+        arm = np.full(n_all, -1, dtype=np.int64)
     else:
-        group = _allocate(
-            sc, n_total, stream(entropy, r, "randomisation", 0), pop, score, tl.targets, tl.ratio
-        )
-        arm = group.copy() if tl.type == "parallel" else np.full(n_total, -1, dtype=np.int64)
-    return _Replicate(pop, group, arm, score, fluct0[idx], enrol)
+        parts = []
+        for i, g in enumerate(bank.take("randomisation", 0)):
+            rows = slice(i * n_total, (i + 1) * n_total)
+            sub = pop.take(rows) if _needs_strata(sc) else None
+            parts.append(_allocate(sc, n_total, g, sub, score[rows], tl.targets, tl.ratio))
+        group = _stack(parts)
+        arm = group.copy() if tl.type == "parallel" else np.full(n_all, -1, dtype=np.int64)
+    n_per = [n_total] * len(replicates)
+    return _Enrolled(pop, n_per, group, arm, score, fluct0[sel], enrol)
 
 
 @dataclass
@@ -264,6 +338,9 @@ class TrialModel(mesa.Model):
         arrays; the Monte Carlo engine turns them off).
     """
 
+    #: skip the PK of patients whose group never gives ketamine (exactly zero; tests turn it off)
+    _drug_free_pk_shortcut = True
+
     def __init__(
         self,
         scenario: Scenario,
@@ -295,30 +372,36 @@ class TrialModel(mesa.Model):
         sc, prm, ent = self.scenario, self.params, self.entropy
         arms = sc.arms
         self.timeline = tl = compile_timeline(sc)
-        reps = [_screen_and_allocate(sc, tl, ent, r, prm) for r in self.replicates]
-        self.pop = Population.concat([x.pop for x in reps])
-        n_per = [x.pop.n for x in reps]
+        # every stream of the batch drawn from at setup (and EERW's re-randomisation), seeded
+        # in one call
+        pairs = [("measurement", k) for k in (_M_SCREEN, _M_FLUCT, _M_EPS, _M_MISS_P, _M_MISS_U)]
+        pairs += [("randomisation", 0), ("randomisation", 1)]
+        pairs += [("population", k) for k in (_K_RESPONDER, _K_PLACEBO, _K_PSY_THRESHOLD)]
+        pairs += [("population", _K_SLOW_C50)]
+        pairs += [("behaviour", k) for k in range(_B_FOLLOW + 1)]
+        if tl.type == "enrichment":
+            pairs.append(("randomisation", 2))
+        self._streams = _StreamBank(ent, self.replicates, pairs)
+        enr = _screen_and_allocate(sc, tl, self._streams, prm)
+        self.pop = enr.pop
+        n_per = enr.n_per
         self.n_per = n_per
         self.n = n = int(sum(n_per))
         self.replicate = np.repeat(self.replicates, n_per)
         self.patient = np.concatenate([np.arange(k) for k in n_per])
-        self.group = np.concatenate([x.group for x in reps])
-        self.arm = np.concatenate([x.arm for x in reps])
-        self.enrolment_day = np.concatenate([x.enrolment_day for x in reps])
-        self.screening_score = np.concatenate([x.screening_score for x in reps])
-        fluct0 = np.concatenate([x.fluct0 for x in reps])
+        self.group = enr.group
+        self.arm = enr.arm
+        self.enrolment_day = enr.enrolment_day
+        self.screening_score = enr.screening_score
+        fluct0 = enr.fluct0
         self.arm_names = [a.name for a in arms]
         self.group_names = [g.name for g in tl.groups]
         pop = self.pop
 
         # -- patient traits (population stream, keys 15+) --------------------------------------
         def trait(key: int) -> np.ndarray:
-            return np.concatenate(
-                [
-                    stream(ent, r, "population", key).standard_normal(k)
-                    for r, k in zip(self.replicates, n_per, strict=True)
-                ]
-            )
+            gens = self._streams.take("population", key)
+            return _draw_rows(gens, n_per, (), "standard_normal")
 
         spec = sc.population
         # normal scores against the indication's distributions: exactly standard normal in the
@@ -411,17 +494,34 @@ class TrialModel(mesa.Model):
         self.weight = pop.weight_kg
 
         # -- PK systems ------------------------------------------------------------------------
-        cov = pop.pk_covariates(sc.switches.cyp3a_cyp2c9_effect)
+        # PK inputs are gated by ``drug``, so a patient whose timeline group never gives ketamine
+        # keeps an exactly zero PK state (Φ·0 = 0) and zero outputs: only the other patients are
+        # propagated (``pk_rows``; None = everyone), e.g. a placebo arm costs no PK work. Groups
+        # are fixed from allocation on, except in EERW (everyone starts on ketamine there).
+        self.pk_rows: np.ndarray | None = None
+        if self._drug_free_pk_shortcut and tl.type != "enrichment":
+            # the rule of _enter_segments: drug = (treatment is TREATMENTS[0], ketamine)
+            ket = np.array(
+                [any(TREATMENTS.index(sg.treatment) == 0 for sg in g.segments) for g in tl.groups]
+            )
+            if not ket[self.group].all():
+                self.pk_rows = np.flatnonzero(ket[self.group])
+        pk_pop = pop if self.pk_rows is None else pop.take(self.pk_rows)
+        cov = pk_pop.pk_covariates(sc.switches.cyp3a_cyp2c9_effect)
         sw = pk_switches(sc)
         systems = ("S", "R") if self.racemic else ("S",)
         self.props = {}
         for e in systems:
             ip = individual_parameters(
-                cov, sc.parameter_set, sw, pop.eta_pk, enantiomer=e, racemic=self.racemic
+                cov, sc.parameter_set, sw, pk_pop.eta_pk, enantiomer=e, racemic=self.racemic
             )
             self.props[e] = Propagator(build_system(ip, *self.routes, with_auc=True))
+        # every step of the event grid, exponentiated up front in one pass (same bits as on demand)
+        steps, counts = np.unique(np.diff(self.times), return_counts=True)
+        for p in self.props.values():
+            p.prepare(steps[np.argsort(-counts, kind="stable")])
         m = next(iter(self.props.values())).A_aug.shape[1]
-        self.z = {e: np.zeros((n, m)) for e in systems}
+        self.z = {e: np.zeros((pk_pop.n, m)) for e in systems}
         self.n_state = next(iter(self.props.values())).n
 
         # -- dynamic state ---------------------------------------------------------------------
@@ -452,6 +552,7 @@ class TrialModel(mesa.Model):
         self.prev_rates = np.zeros((n, len(self.routes[0])))
         self.prev_nominal = np.zeros((n, len(self.routes[0])))
         self.y = self._outputs()
+        self._sens_cache: tuple[dict[str, np.ndarray], np.ndarray] | None = None
         self.pain = pop.baseline_pain.copy()
         self.mu_diary = np.full((n, n_days), np.nan)
         self.fluct0 = fluct0
@@ -462,12 +563,8 @@ class TrialModel(mesa.Model):
         weeks = tl.weeks
 
         def beh(key: int, shape: tuple[int, ...]) -> np.ndarray:
-            return np.concatenate(
-                [
-                    stream(ent, r, "behaviour", key).random((k, *shape))
-                    for r, k in zip(self.replicates, n_per, strict=True)
-                ]
-            )
+            gens = self._streams.take("behaviour", key)
+            return _draw_rows(gens, n_per, shape, "random")
 
         self.u_background = beh(_B_BACKGROUND, (self.n_seg,))
         self.u_stop = beh(_B_STOP, (n_checks,))
@@ -503,21 +600,19 @@ class TrialModel(mesa.Model):
         nb = sc.trial.baseline_days
         D = nb + n_days
 
+        def gens(key: int) -> list[np.random.Generator]:
+            return self._streams.take("measurement", key)
+
         def meas(key: int, fn) -> np.ndarray:
-            return np.concatenate(
-                [
-                    fn(stream(self.entropy, r, "measurement", key), k)
-                    for r, k in zip(self.replicates, self.n_per, strict=True)
-                ]
-            )
+            return _stack([fn(g, k) for g, k in zip(gens(key), self.n_per, strict=True)])
 
         # fluctuation continues the screening-day value (screening is the day before baseline)
-        zf = meas(_M_FLUCT, lambda g, k: g.standard_normal((k, D)))
+        zf = _draw_rows(gens(_M_FLUCT), self.n_per, (D,), "standard_normal")
         self.noise_fluct = diary.ou_path(
             zf, prm.fluctuation_sd, prm.fluctuation_days, start=self.fluct0
         )
-        eps_sd = diary.daily_noise_sd(sc.population.baseline_pain.sd, prm)
-        self.noise_eps = eps_sd * meas(_M_EPS, lambda g, k: g.standard_normal((k, D)))
+        self.noise_eps = _draw_rows(gens(_M_EPS), self.n_per, (D,), "standard_normal")
+        self.noise_eps *= diary.daily_noise_sd(sc.population.baseline_pain.sd, prm)
         # missing days: beta-distributed propensity per patient
         mean, sd = prm.diary_missing_mean, prm.diary_missing_sd
         self.missing = np.zeros((self.n, D), bool)
@@ -527,11 +622,29 @@ class TrialModel(mesa.Model):
                 prop = meas(_M_MISS_P, lambda g, k: g.beta(mean * kk, (1 - mean) * kk, k))
             else:
                 prop = np.full(self.n, mean)
-            self.missing = meas(_M_MISS_U, lambda g, k: g.random((k, D))) < prop[:, None]
+            self.missing = _draw_rows(gens(_M_MISS_U), self.n_per, (D,), "random") < prop[:, None]
 
-    def _observed(self, cols: np.ndarray) -> np.ndarray:
-        """Observed NRS (NaN = missing) in diary columns ``cols`` (baseline columns first)."""
+    def _expected(self) -> np.ndarray:
+        """Expected pain ``(P, D)`` in every diary column (baseline columns first)."""
         nb = self.scenario.trial.baseline_days
+        base = np.repeat(self.pop.baseline_pain[:, None], nb, axis=1)
+        return np.concatenate([base, self.mu_diary], axis=1)
+
+    def _observed(self, cols: np.ndarray, expected: np.ndarray | None = None) -> np.ndarray:
+        """Observed NRS (NaN = missing) in diary columns ``cols`` (baseline columns first).
+
+        ``expected`` may pass :meth:`_expected` when ``cols`` is every column.
+        """
+        nb = self.scenario.trial.baseline_days
+        n_cols = self.noise_fluct.shape[1]
+        if cols.size == n_cols and np.array_equal(cols, np.arange(n_cols)):
+            # every column: no column gathers. The result is laid out column-major, as the
+            # gathers of the general path lay it out (the arrays built on it stay the same).
+            mu = self._expected() if expected is None else expected
+            obs = diary.observe_nrs(mu, self.noise_fluct, self.noise_eps)
+            obs = np.asfortranarray(obs).astype(float)
+            obs[self.missing] = np.nan
+            return obs
         mu = np.where(
             cols[None, :] < nb,
             self.pop.baseline_pain[:, None],
@@ -581,13 +694,14 @@ class TrialModel(mesa.Model):
             ok = run_in <= base * (1.0 - en.threshold_pct / 100.0)
         resp = self.in_study & self.on_treatment & ok
         start = 0
-        for r, k in zip(self.replicates, self.n_per, strict=True):
+        gens = self._streams.take("randomisation", 2)
+        for g, k in zip(gens, self.n_per, strict=True):
             ids = start + np.flatnonzero(resp[start : start + k])
             if ids.size:
                 lab = _allocate(
                     sc,
                     ids.size,
-                    stream(self.entropy, r, "randomisation", 2),
+                    g,
                     self.pop.take(ids),
                     self.screening_score[ids],
                     None,
@@ -605,6 +719,11 @@ class TrialModel(mesa.Model):
 
     def _outputs(self) -> dict[str, np.ndarray]:
         y = {e: p.outputs(self.z[e]) for e, p in self.props.items()}
+        if self.pk_rows is not None:  # scatter into zeros: the others' outputs are exactly 0
+            for e, v in y.items():
+                full = np.zeros((self.n, v.shape[1]))
+                full[self.pk_rows] = v
+                y[e] = full
         s = y["S"]
         out = {
             "cp": s[:, 0],
@@ -622,6 +741,24 @@ class TrialModel(mesa.Model):
         if idx.size:
             val = np.broadcast_to(np.asarray(value, dtype=float), mask.shape)[idx]
             self.events_log.append((idx, np.full(idx.size, self.time_h), event, val))
+
+    def _log_ids(self, ids: np.ndarray, event: str, value: np.ndarray | float = np.nan) -> None:
+        """:meth:`_log` for ascending patient indices, ``value`` given at those patients."""
+        val = np.array(np.broadcast_to(np.asarray(value, dtype=float), ids.shape))
+        self.events_log.append((ids, np.full(ids.size, self.time_h), event, val))
+
+    def _sens_target(self, y: dict[str, np.ndarray]) -> np.ndarray:
+        """Drug-modulated sensitization target at outputs ``y`` (cached for the latest ``y``)."""
+        cached = self._sens_cache
+        if cached is not None and cached[0] is y:
+            return cached[1]
+        f = sensitization.sensitization_target(
+            self.pop.sensitization,
+            self.responder,
+            sensitization.desensitizing_drive(y["ce_slow"], self.slow_c50, self.params),
+        )
+        self._sens_cache = (y, f)
+        return f
 
     def _pain(self, t: float) -> np.ndarray:
         """Expected pain (NRS scale) of every patient at time ``t`` from the current state."""
@@ -687,16 +824,10 @@ class TrialModel(mesa.Model):
             self.y = self._outputs()
             exposed = y_prev["ce_fast"] > 1.0
             self.tolerance = adverse.tolerance_step(self.tolerance, exposed, dt, prm)
-            f0 = sensitization.sensitization_target(
-                self.pop.sensitization,
-                self.responder,
-                sensitization.desensitizing_drive(y_prev["ce_slow"], self.slow_c50, prm),
-            )
-            f1 = sensitization.sensitization_target(
-                self.pop.sensitization,
-                self.responder,
-                sensitization.desensitizing_drive(self.y["ce_slow"], self.slow_c50, prm),
-            )
+            # the target at the start of the step is the previous step's end target (same
+            # outputs, same arithmetic): reuse it
+            f0 = self._sens_target(y_prev)
+            f1 = self._sens_target(self.y)
             half = prm.sensitization_half_life_days
             kk = np.inf if half == 0 else np.log(2.0) / (24.0 * half)
             self.sens_state = sensitization.sensitization_step(self.sens_state, f0, f1, dt, kk)
@@ -724,7 +855,8 @@ class TrialModel(mesa.Model):
         for a, (s, idx) in enumerate(zip(self.schedules, self.members, strict=True)):
             if t not in self.checks[a]:
                 continue
-            live = idx[self.on_treatment[idx] & self.in_study[idx]]
+            alive = self.on_treatment[idx] & self.in_study[idx]
+            live = idx[alive]
             if live.size == 0:
                 continue
             ci = np.minimum(self.check_count[live], self.u_stop.shape[1] - 1)
@@ -743,29 +875,22 @@ class TrialModel(mesa.Model):
             felt = (inten > thr) | bg
             intolerable = inten > thr * prm.psy_intolerable_factor
             new = felt & ~self.felt_psy[live]
-            mask = np.zeros(self.n, bool)
-            mask[live[new]] = True
-            self._ae(mask, "psychotomimetic", self._full(live, inten))
+            self._ae(live[new], "psychotomimetic", inten[new])
             self.felt_psy[live] |= felt
-            m2 = np.zeros(self.n, bool)
-            m2[live[intolerable]] = True
-            self._ae(m2, "intolerable", self._full(live, inten))
+            self._ae(live[intolerable], "intolerable", inten[intolerable])
             self.intolerable_ever[live] |= intolerable
             # nausea: hazard on the S-ketamine AUC accrued since the last check + background
-            d_auc = np.maximum(y["auc"][live] - self.auc_at_check[live], 0.0)
-            self.auc_at_check[live] = y["auc"][live]
+            auc = y["auc"][live]
+            d_auc = np.maximum(auc - self.auc_at_check[live], 0.0)
+            self.auc_at_check[live] = auc
             p_n = -np.expm1(-self.nausea_lambda * d_auc)
             if np.any(first):
                 p_n = np.where(first, 1 - (1 - p_n) * (1 - prm.nausea_background), p_n)
             nz = (self.u_nausea[live, ci] < p_n) & ~self.nausea[live]
-            m3 = np.zeros(self.n, bool)
-            m3[live[nz]] = True
-            self._ae(m3, "nausea")
+            self._ae(live[nz], "nausea")
             self.nausea[live] |= nz
             vm = nz & (self.u_vomit[live] < prm.vomiting_given_nausea)
-            m4 = np.zeros(self.n, bool)
-            m4[live[vm]] = True
-            self._ae(m4, "vomiting")
+            self._ae(live[vm], "vomiting")
             self.vomiting[live] |= vm
             # functional unblinding
             if sw.functional_unblinding:
@@ -789,7 +914,9 @@ class TrialModel(mesa.Model):
             if wi >= 0:
                 win = s.windows[wi]
                 ends = abs(t - win.end_h) < 1e-9
-                pos = np.searchsorted(self.sched_members[a], live)
+                # rows of ``live`` in the group's compiled schedule (members' rows, filtered)
+                mp = self.pos[a]
+                pos = np.flatnonzero(alive) if mp is None else mp[alive]
                 if not ends:
                     relief = 1.0 - self.pain[live] / self.pop.baseline_pain[live]
                     lvl = self.level[live]
@@ -808,27 +935,24 @@ class TrialModel(mesa.Model):
                 ids = live[stop]
                 self.on_treatment[ids] = False
                 self.discontinued_h[ids] = t
-                m5 = np.zeros(self.n, bool)
-                m5[ids] = True
-                self._ae(m5, "discontinued", name="discontinued_intolerable")
+                self._ae(ids, "discontinued", name="discontinued_intolerable")
                 leave = self.u_follow[ids] >= prm.followup_after_stop
                 self.in_study[ids[leave]] = False
                 self.dropout_h[ids[leave]] = t
                 self.dropout_reason[ids[leave]] = "adverse_event"
 
     def _ae(
-        self, mask: np.ndarray, event: str, value: np.ndarray | float = np.nan, name: str = ""
+        self, ids: np.ndarray, event: str, value: np.ndarray | float = np.nan, name: str = ""
     ) -> None:
-        """Log an adverse event and record it against the patients' current segments."""
-        self._log(mask, name or f"ae_{event}", value)
-        ids = np.flatnonzero(mask)
-        if ids.size:
-            self.ae_seg[event][ids, np.maximum(self.seg[ids], 0)] = True
+        """Log an adverse event of patients ``ids`` (ascending; ``value`` one per patient or a
+        scalar) and record it against their current segments.
 
-    def _full(self, live: np.ndarray, v: np.ndarray) -> np.ndarray:
-        out = np.zeros(self.n)
-        out[live] = v
-        return out
+        Indices rather than a patients-long mask: the checks touch a few patients of one group
+        per call, and building and scanning full masks was most of their cost.
+        """
+        if ids.size:
+            self._log_ids(ids, name or f"ae_{event}", value)
+            self.ae_seg[event][ids, np.maximum(self.seg[ids], 0)] = True
 
     def _weekly_dropout(self, week: int, t: float) -> None:
         prm = self.params
@@ -874,12 +998,14 @@ class TrialModel(mesa.Model):
             self._course_end(np.flatnonzero(end), t)
         self.prev_rates = rates
         bol = self._boluses_at(k)
+        rows = self.pk_rows
         for e, p in self.props.items():
             z = self.z[e].copy()
-            z[:, self.n_state :] = rates
+            z[:, self.n_state :] = rates if rows is None else rates[rows]
             if bol is not None:
                 amounts = bol * (active & self.drug)[:, None]
-                z[:, : self.n_state] += np.einsum("pnb,pb->pn", p.system.Bb, amounts)
+                pk_amounts = amounts if rows is None else amounts[rows]
+                z[:, : self.n_state] += np.einsum("pnb,pb->pn", p.system.Bb, pk_amounts)
                 dosed = amounts.sum(axis=1) > 0
                 if e == "S":
                     self._log(dosed, "dose_mg", amounts.sum(axis=1))
@@ -897,9 +1023,7 @@ class TrialModel(mesa.Model):
         p_l = adverse.liver_injury_probability(auc_course, self.priming_at_start[ids], prm)
         c = np.minimum(self.n_courses[ids], MAX_COURSES - 1)
         hit = (self.u_liver[ids, c] < p_l) & ~self.liver[ids]
-        mask = np.zeros(self.n, bool)
-        mask[ids[hit]] = True
-        self._ae(mask, "liver_injury")
+        self._ae(ids[hit], "liver_injury")
         self.liver[ids[hit]] = True
         decayed = self.prime_mass[ids] * 0.5 ** ((t - self.prime_t[ids]) / hl)
         self.prime_mass[ids] = decayed + auc_course / adverse.REFERENCE_COURSE_AUC_NG_H_ML
@@ -925,8 +1049,8 @@ def trial_arrays(m: TrialModel) -> TrialArrays:
     nb, nd = sc.trial.baseline_days, m.mu_diary.shape[1]
     days = np.concatenate([np.arange(-nb + 1, 1), np.arange(1, nd + 1)])
     cols = np.arange(days.size)
-    nrs = m._observed(cols)
-    mu = np.concatenate([np.repeat(m.pop.baseline_pain[:, None], nb, axis=1), m.mu_diary], axis=1)
+    mu = m._expected()
+    nrs = m._observed(cols, mu)
     # after dropout nothing is recorded
     t_day = np.concatenate([np.full(nb, -np.inf), m.diary_times])
     in_study = ~(t_day[None, :] > np.nan_to_num(m.dropout_h, nan=np.inf)[:, None])

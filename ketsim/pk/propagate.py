@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ketsim.pk.expm import expm_batched
+from ketsim.pk.expm import expm_batched, expm_multiple
 from ketsim.pk.model import LinearSystem
 
 __all__ = ["DosingPlan", "Propagator"]
@@ -69,6 +69,14 @@ class Propagator:
         self.A_aug = aug
         self.C_aug = np.zeros((p, system.C.shape[1], m))
         self.C_aug[:, :, :n] = system.C
+        # outputs that each read one state (concentrations = amount / volume): y = c * z[:, col],
+        # bitwise what the full product gives (the other terms are exact zeros)
+        nz = np.any(self.C_aug != 0.0, axis=0)  # (n_out, m): state read by any patient
+        self._out_cols: np.ndarray | None = None
+        if np.all(nz.sum(axis=1) == 1):
+            cols = np.argmax(nz, axis=1)
+            self._out_cols = cols
+            self._out_coef = np.ascontiguousarray(self.C_aug[:, np.arange(cols.size), cols])
         self.block = int(block)
         self.max_cached = 64
         self._phi: dict[float, np.ndarray] = {}
@@ -87,6 +95,23 @@ class Propagator:
                 self._phi.pop(next(iter(self._phi)))
             self._phi[key] = out
         return out
+
+    def prepare(self, dts: np.ndarray | list[float]) -> None:
+        """Compute and cache ``Φ(dt)`` for the given steps in one pass.
+
+        Bitwise the matrices :meth:`phi` would compute one by one, but steps that are a power of
+        two apart share their Padé evaluation (:func:`~ketsim.pk.expm.expm_multiple`). Only the
+        first ``max_cached`` distinct steps are prepared.
+        """
+        keys = []
+        for dt in dts:
+            key = float(dt)
+            if key > 0.0 and key not in self._phi and key not in keys:
+                keys.append(key)
+        keys = keys[: max(0, self.max_cached - len(self._phi))]
+        if keys:
+            for key, out in zip(keys, expm_multiple(self.A_aug, keys), strict=True):
+                self._phi[key] = out
 
     def step(self, z: np.ndarray, dt: float) -> np.ndarray:
         """Propagate augmented states ``z (P, m)`` over ``dt`` hours exactly."""
@@ -121,6 +146,8 @@ class Propagator:
 
     def outputs(self, z: np.ndarray) -> np.ndarray:
         """Outputs ``(P, n_out)`` of augmented states ``z``."""
+        if self._out_cols is not None and z.shape == (self._out_coef.shape[0], self.C_aug.shape[2]):
+            return self._out_coef * z[:, self._out_cols]
         return np.einsum("pom,pm->po", self.C_aug, z)
 
     def grid(
