@@ -95,6 +95,7 @@ def bench_trial(
     # one chunk in this process
     from ketsim.montecarlo import simulate_chunk
 
+    simulate_chunk(sc, entropy, range(10**6, 10**6 + 20))  # warm-up (first-touch memory)
     t1 = time.perf_counter()
     simulate_chunk(sc, entropy, range(200))
     single = time.perf_counter() - t1

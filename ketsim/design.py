@@ -36,6 +36,7 @@ __all__ = [
     "check_design",
     "compile_timeline",
     "crossover_sequences",
+    "dosing_end_h",
     "enrolment_days",
     "randomise",
     "stratum_codes",
@@ -122,7 +123,8 @@ def _shift(regimens, dt: float) -> tuple:
     return tuple(r.model_copy(update={"start": r.start + dt}) for r in regimens)
 
 
-def _end_h(regimens) -> float:
+def dosing_end_h(regimens) -> float:
+    """End (h) of the last scheduled infusion or dose of a list of (shifted) regimens."""
     end = 0.0
     for r in regimens:
         starts = r.start_times()
@@ -174,7 +176,7 @@ def check_design(sc: Scenario) -> None:
                         f"{', '.join(names)}"
                     )
         for i, a in enumerate(arms):
-            if _end_h(a.regimens) > cx.period_weeks * HOURS_PER_WEEK:
+            if dosing_end_h(a.regimens) > cx.period_weeks * HOURS_PER_WEEK:
                 raise ValueError(
                     f"arms[{i}].regimens: dosing must end within a period ({cx.period_weeks} weeks)"
                 )
@@ -191,7 +193,7 @@ def check_design(sc: Scenario) -> None:
                 )
         if len(arms) < 2:
             raise ValueError("arms: an enrichment design randomises responders to >= 2 arms")
-        if _end_h(d.enrichment.regimens) > d.enrichment.run_in_weeks * HOURS_PER_WEEK:
+        if dosing_end_h(d.enrichment.regimens) > d.enrichment.run_in_weeks * HOURS_PER_WEEK:
             raise ValueError("design.enrichment.regimens: run-in dosing must end within the run-in")
     tl_weeks = _weeks(sc)
     if d.diary_weeks is not None:
@@ -236,6 +238,10 @@ def _check_analyses(sc: Scenario, names: list[str]) -> None:
         if e.days is not None and e.days[1] > 7 * span:
             raise ValueError(
                 f"endpoints[{i}].days: day {e.days[1]} is after the phase ({7 * span} days)"
+            )
+        if e.anchor == "treatment_end" and d.type == "crossover":
+            raise ValueError(
+                f"endpoints[{i}].anchor: treatment_end is for parallel and enrichment designs"
             )
     arms = sc.arms or []
     for i, a in enumerate(sc.analyses):
@@ -301,6 +307,11 @@ def _check_analyses(sc: Scenario, names: list[str]) -> None:
                     )
         if a.control is None and not any(x.treatment != "ketamine" for x in arms):
             raise ValueError(f"{p}.control: no placebo arm; name the control arm")
+        if a.method == "mmrm" and (e.week is None or e.anchor != "start"):
+            raise ValueError(
+                f"{p}.method: mmrm needs an endpoint with a 'week' counted from the start "
+                f"(endpoint '{e.name}' has {'days' if e.week is None else 'anchor treatment_end'})"
+            )
         if a.visits is not None:
             if a.method != "mmrm":
                 raise ValueError(f"{p}.visits: only used by method mmrm")

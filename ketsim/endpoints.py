@@ -85,6 +85,13 @@ def start_days(ta: TrialArrays) -> np.ndarray:
     return ta.segment_start_day[:, [ta.randomised_segment]]
 
 
+def end_days(ta: TrialArrays) -> np.ndarray:
+    """(P, 1) diary day before the first entry after the randomised segment's dosing ends."""
+    if ta.segment_end_day is None:
+        raise ValueError("these trial arrays carry no treatment end days")
+    return ta.segment_end_day[:, [ta.randomised_segment]]
+
+
 def phase_days(sc: Scenario) -> int:
     """Days of the randomised phase (one period for a crossover)."""
     if sc.design.type == "crossover":
@@ -186,7 +193,7 @@ def compute_endpoint(
 ) -> EndpointData:
     """Values of endpoint ``ep`` for every unit (``nrs`` replaces the observed diary if given)."""
     nrs = ta.nrs if nrs is None else nrs
-    starts = start_days(ta)  # (P, J)
+    starts = end_days(ta) if ep.anchor == "treatment_end" else start_days(ta)  # (P, J)
     J = starts.shape[1]
     n_days = phase_days(sc)
     if ta.type == "crossover":
@@ -198,9 +205,17 @@ def compute_endpoint(
     base_vals = np.full((ta.n, J), np.nan)
     event = None
     if ep.type in ("weekly_mean", "change_from_baseline", "responder"):
-        end_day = 7.0 * ep.week
+        if ep.days is not None:
+            first, last = ep.days
+            rel = np.arange(first, last + 1)
+            # the weekly rule scaled to the window: at least min_days_per_week of every 7 days
+            need = max(1, int(np.ceil(rel.size * ep.min_days_per_week / 7.0)))
+        end_day = 7.0 * ep.week if ep.days is None else float(ep.days[1])
         for j in range(J):
-            wm = weekly_matrix(ta, [ep.week], starts[:, j], nrs, ep.min_days_per_week)[:, 0]
+            if ep.days is None:
+                wm = weekly_matrix(ta, [ep.week], starts[:, j], nrs, ep.min_days_per_week)[:, 0]
+            else:
+                wm = _nanmean_min(_gather(ta, nrs, starts[:, j], rel), need)
             if ep.type == "weekly_mean":
                 values[:, j], base_vals[:, j] = wm, base
             elif ep.type == "change_from_baseline":

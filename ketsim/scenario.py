@@ -579,7 +579,10 @@ class EndpointSpec(_Frozen):
     """One endpoint computed per patient from the diary and events.
 
     Days and weeks count from the first dose of the randomised treatment (for crossovers: of
-    each period; for enrichment designs: the first day after randomisation is day 1).
+    each period; for enrichment designs: the first day after randomisation is day 1), or with
+    ``anchor: treatment_end`` from the end of its scheduled dosing (day 1 = the first diary
+    entry after the last scheduled infusion or dose): "is relief still there 48 h / 4 weeks /
+    12 weeks after the infusion?".
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=60)
@@ -590,7 +593,14 @@ class EndpointSpec(_Frozen):
         description="week of the weekly mean (change_from_baseline, weekly_mean, responder)",
     )
     days: tuple[int, int] | None = Field(
-        None, description="first and last day of an auc window (inclusive), e.g. [1, 35]"
+        None,
+        description="first and last day (inclusive) of an auc window, e.g. [1, 35], or instead "
+        "of 'week' the diary days averaged by weekly_mean, change_from_baseline and responder",
+    )
+    anchor: Literal["start", "treatment_end"] = Field(
+        "start",
+        description="day 1 is the first day of the randomised treatment (start) or the first "
+        "diary day after its scheduled dosing ends (treatment_end)",
     )
     threshold_pct: float = Field(
         30.0, gt=0, le=100, description="responder: reduction from baseline; relapse: lost below"
@@ -608,8 +618,13 @@ class EndpointSpec(_Frozen):
     @model_validator(mode="after")
     def _needs(self) -> EndpointSpec:
         t = self.type
-        if t in ("change_from_baseline", "weekly_mean", "responder") and self.week is None:
-            raise ValueError(f"endpoint type {t} needs a 'week'")
+        if t in ("change_from_baseline", "weekly_mean", "responder"):
+            if (self.week is None) == (self.days is None):
+                raise ValueError(f"endpoint type {t} needs a 'week' or 'days: [first, last]'")
+            if self.days is not None and not 1 <= self.days[0] <= self.days[1]:
+                raise ValueError(f"'days' must satisfy 1 <= first <= last (got {self.days})")
+        if self.anchor == "treatment_end" and t in ("time_to_relapse", "adverse_event", "dropout"):
+            raise ValueError(f"anchor treatment_end applies to diary windows, not to {t}")
         if t == "auc":
             if self.days is None:
                 raise ValueError("endpoint type auc needs 'days: [first, last]'")

@@ -25,7 +25,14 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from ketsim.design import Timeline, compile_timeline, enrolment_days, randomise, stratum_codes
+from ketsim.design import (
+    Timeline,
+    compile_timeline,
+    dosing_end_h,
+    enrolment_days,
+    randomise,
+    stratum_codes,
+)
 from ketsim.pd import acute, adverse, diary, placebo, sensitization
 from ketsim.pd.parameters import PDParameters, resolve_pd
 from ketsim.pk.model import build_system, individual_parameters
@@ -275,6 +282,8 @@ class TrialArrays:
     ae: dict[str, np.ndarray]  # name -> (P, S) event during segment
     in_study: np.ndarray  # (P, D) the patient had not left the study by that diary day
     period_weeks: int = 0
+    # (P, S) diary day before the first diary entry after each segment's scheduled dosing ends
+    segment_end_day: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -1063,15 +1072,20 @@ def trial_arrays(m: TrialModel) -> TrialArrays:
     S = m.n_seg
     seg_arm = np.full((m.n, S), -1)
     seg_day = np.full((m.n, S), np.nan)
+    seg_end = np.full((m.n, S), np.nan)
+    first_diary = m.diary_times[0] if m.diary_times.size else 0.0
     for g, grp in enumerate(tl.groups):
         idx = m.group == g
         for j, sg in enumerate(grp.segments):
             seg_arm[idx, j] = sg.arm
             seg_day[idx, j] = sg.start_h / 24.0
+            # diary entry k (0-based, day k + 1) is at first_diary + 24 k: the first one at or
+            # after the end of dosing is day k + 1, so the anchor ("day 0") is k
+            end_h = max(dosing_end_h(sg.regimens), sg.start_h)
+            seg_end[idx, j] = max(0.0, np.ceil((end_h - first_diary) / 24.0))
     # EERW patients who were not randomised have no randomised segment
     if tl.type == "enrichment":
         seg_arm[m.arm < 0, 1:] = -1
-    first_diary = m.diary_times[0] if m.diary_times.size else 0.0
 
     def to_day(h: np.ndarray) -> np.ndarray:
         # fractional diary day: day d's entry is at first_diary + 24 (d - 1)
@@ -1100,6 +1114,7 @@ def trial_arrays(m: TrialModel) -> TrialArrays:
         ae=m.ae_seg,
         in_study=in_study,
         period_weeks=tl.period_weeks,
+        segment_end_day=seg_end,
     )
 
 

@@ -129,3 +129,74 @@ def test_strategies_bocf_composite_and_hypothetical():
     hyp = hypothetical_diary(ta)
     assert np.isnan(hyp[0, NB + 10 :]).all() and not np.isnan(hyp[0, : NB + 10]).any()
     assert not np.isnan(hyp[1]).any()
+
+
+def test_day_windows_and_the_treatment_end_anchor_exact():
+    sc = _scenario()
+    diary = np.tile(np.arange(1.0, 43.0), (2, 1))  # day d records the value d
+    diary[1, 5] = np.nan  # patient 1 misses day 6
+    ta = _arrays(diary, np.array([50.0, 50.0]), segment_end_day=np.array([[4.0], [10.0]]))
+    ep = EndpointSpec(name="w", type="weekly_mean", days=[2, 3])
+    np.testing.assert_array_equal(compute_endpoint(ta, ep, sc).value[:, 0], [2.5, 2.5])
+    # from the end of dosing: day 1 is the day after the anchor
+    ep = EndpointSpec(name="w", type="weekly_mean", days=[2, 3], anchor="treatment_end")
+    np.testing.assert_array_equal(compute_endpoint(ta, ep, sc).value[:, 0], [6.5, 12.5])
+    ep = EndpointSpec(name="w", type="weekly_mean", days=[2, 2], anchor="treatment_end")
+    assert compute_endpoint(ta, ep, sc).value[0, 0] == 6.0
+    ta.segment_end_day = np.array([[4.0], [4.0]])
+    v = compute_endpoint(ta, ep, sc).value[:, 0]
+    assert v[0] == 6.0 and np.isnan(v[1])  # the only day of the window is missing
+    wk = EndpointSpec(name="c", type="change_from_baseline", week=1, anchor="treatment_end")
+    assert compute_endpoint(ta, wk, sc).value[0, 0] == np.mean(np.arange(5.0, 12.0)) - 50.0
+
+
+def test_treatment_end_anchor_follows_the_schedule_in_a_trial():
+    """100-h infusion from 08:00, diary at 20:00: the last entry before the end is day 4."""
+    from ketsim.trial import simulate_trial
+
+    sc = parse_scenario(
+        {
+            "name": "t",
+            "arms": [
+                {"name": "ket", "n": 3, "regimens": ["20 mg/h for 100 h"]},
+                {"name": "plc", "n": 3, "treatment": "placebo", "regimens": ["20 mg/h for 4 h"]},
+            ],
+            "trial": {"weeks": 2, "start_hour": 8, "diary_hour": 20},
+            "seed": 1,
+        }
+    )
+    ta = simulate_trial(sc).arrays
+    # diary entry of day d is at 12 + 24 (d - 1) h: day 5 (108 h) is the first after 100 h,
+    # day 1 (12 h) the first after 4 h
+    np.testing.assert_array_equal(ta.segment_end_day[:, 0], np.where(ta.arm == 0, 4.0, 0.0))
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "analysis", "message"),
+    [
+        ({"type": "weekly_mean", "week": 2, "days": [1, 3]}, {}, "a 'week' or 'days"),
+        ({"type": "responder"}, {}, "a 'week' or 'days"),
+        ({"type": "weekly_mean", "days": [3, 2]}, {}, "1 <= first <= last"),
+        ({"type": "dropout", "anchor": "treatment_end"}, {}, "applies to diary windows"),
+        (
+            {"type": "change_from_baseline", "week": 2, "anchor": "treatment_end"},
+            {"method": "mmrm"},
+            "mmrm needs an endpoint with a 'week' counted from the start",
+        ),
+    ],
+)
+def test_window_and_anchor_errors(endpoint, analysis, message):
+    from ketsim.scenario import ScenarioError
+
+    data = {
+        "name": "t",
+        "arms": [
+            {"name": "ket", "n": 2, "regimens": ["0.5 mg/kg over 2h"]},
+            {"name": "plc", "n": 2, "treatment": "placebo", "regimens": ["0.5 mg/kg over 2h"]},
+        ],
+        "endpoints": [{"name": "e", **endpoint}],
+        "analyses": [{"endpoint": "e", **analysis}] if analysis else [],
+    }
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(data)
+    assert any(message in p for p in err.value.problems), err.value.problems

@@ -216,7 +216,7 @@ def test_sweep_cells_share_common_random_numbers(tmp_path):
     for a in data["arms"]:
         a["n"] = 6
     data["trial"]["weeks"] = 2
-    data["endpoints"] = [e for e in data["endpoints"] if e.get("week", 1) <= 2]
+    data["endpoints"] = [e for e in data["endpoints"] if "days" in e]  # days 2-3 after dosing
     eps = {e["name"] for e in data["endpoints"]}
     data["analyses"] = [a for a in data["analyses"] if a["endpoint"] in eps]
     f = tmp_path / "sweep.yaml"
@@ -230,7 +230,7 @@ def test_sweep_cells_share_common_random_numbers(tmp_path):
     pl = ep[ep["arm"] == "placebo"].pivot_table(index="endpoint", columns="cell", values="value")
     np.testing.assert_array_equal(pl[0].to_numpy(), pl[1].to_numpy())
     # ... while the ketamine arm responds to the dose
-    kt = ep[(ep["arm"] == "ketamine") & (ep["endpoint"] == "change_week1")]
+    kt = ep[(ep["arm"] == "ketamine") & (ep["endpoint"] == "change_48h")]
     assert kt.set_index("cell")["value"][1] < kt.set_index("cell")["value"][0]
     assert list(res.power.columns[:2]) == ["cell", "arms[0].regimens[0].rate"]
 
@@ -440,7 +440,7 @@ def test_cli_sweep_writes_tidy_tables_and_surfaces(tmp_path, capsys):
     for a in data["arms"]:
         a["n"] = 5
     data["trial"]["weeks"] = 1
-    data["endpoints"] = [e for e in data["endpoints"] if e.get("week") == 1]
+    data["endpoints"] = [e for e in data["endpoints"] if "days" in e]
     eps = {e["name"] for e in data["endpoints"]}
     data["analyses"] = [a for a in data["analyses"] if a["endpoint"] in eps]
     f = tmp_path / "sw.yaml"

@@ -334,19 +334,18 @@ def test_example_sweep_expands_to_nine_valid_cells():
     for cell in cells:
         sc = cell.scenario
         assert sc.seed == base.seed and sc.sweep is None
-        assert [a.n for a in sc.arms] == [20, 20] and sc.trial.weeks == 12
+        assert [a.n for a in sc.arms] == [20, 20] and sc.trial.weeks == 13
         assert sc.arms[0].regimens[0].titration is None
         dur = {a.regimens[0].duration for a in sc.arms}
         assert len(dur) == 1
         seen.add((sc.arms[0].regimens[0].rate_mg_per_h(70.0), dur.pop()))
     assert len(seen) == 9
     assert {d for _, d in seen} == {4.0, 24.0, 100.0}
-    names = {e.name for e in base.endpoints}
-    for week in (1, 4, 12):
-        assert {f"change_week{week}", f"responder30_week{week}"} <= names
-        assert any(
-            a.endpoint == f"change_week{week}" and a.method == "ancova" for a in base.analyses
-        )
+    eps = {e.name: e for e in base.endpoints}
+    for when in ("48h", "week4", "week12"):
+        assert {f"change_{when}", f"responder30_{when}"} <= set(eps)
+        assert eps[f"change_{when}"].anchor == "treatment_end"  # counted from the infusion end
+        assert any(a.endpoint == f"change_{when}" and a.method == "ancova" for a in base.analyses)
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "scenarios").rglob("*.yaml")), ids=lambda p: p.name)
