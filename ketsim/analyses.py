@@ -47,10 +47,10 @@ if TYPE_CHECKING:
     from ketsim.scenario import AnalysisSpec, EndpointSpec, Scenario
     from ketsim.trial import TrialArrays
 
-__all__ = ["COLUMNS", "alternative_for", "analyse_trials", "endpoint_summaries"]
+__all__ = ["COLUMNS", "ID_COLUMNS", "alternative_for", "analyse_trials", "endpoint_summaries"]
 
-COLUMNS = [
-    "replicate",
+#: what identifies a row besides its replicate: the analysis and the comparison
+ID_COLUMNS = [
     "analysis_id",
     "analysis",
     "endpoint",
@@ -58,6 +58,10 @@ COLUMNS = [
     "strategy",
     "comparison",
     "control",
+]
+COLUMNS = [
+    "replicate",
+    *ID_COLUMNS,
     "estimate",
     "se",
     "ci_low",

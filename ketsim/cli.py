@@ -269,14 +269,26 @@ def _run_options(args):
     )
 
 
-def _engine_error(cmd: str, err: Exception) -> int:
-    print(f"ketsim {cmd}: {err}", file=sys.stderr)
-    return EXIT_ERROR
+def _engine_call(cmd: str, fn, **kwargs):
+    """``fn(**kwargs)`` with engine errors and Ctrl-C turned into messages; (result, exit code)."""
+    from ketsim.store import StoreError
+
+    try:
+        return fn(**kwargs), EXIT_OK
+    except (StoreError, ValueError, RuntimeError, OSError) as err:
+        print(f"ketsim {cmd}: {err}", file=sys.stderr)
+        return None, EXIT_ERROR
+    except KeyboardInterrupt:
+        print(
+            f"\nketsim {cmd}: interrupted; finished chunks are kept: run the same command again "
+            "to resume",
+            file=sys.stderr,
+        )
+        return None, 130
 
 
 def _cmd_power(args) -> int:
     from ketsim.montecarlo import estimate_power, simulate_chunk
-    from ketsim.store import StoreError
 
     sc = _load(args.file)
     if sc is None:
@@ -297,26 +309,20 @@ def _cmd_power(args) -> int:
         print(f"scenario {sc.name}: replicate {args.replicate} of seed {seed}")
         print(format_analyses(rows))
         return EXIT_OK
-    try:
-        res = estimate_power(
-            sc,
-            replicates=args.replicates,
-            seed=args.seed,
-            null=args.null,
-            truth_patients=args.truth_patients,
-            out=args.out,
-            base=args.runs_dir,
-            opts=_run_options(args),
-        )
-    except (StoreError, ValueError, RuntimeError, OSError) as err:
-        return _engine_error("power", err)
-    except KeyboardInterrupt:
-        print(
-            "\nketsim power: interrupted; finished chunks are kept: run the same command again "
-            "to resume",
-            file=sys.stderr,
-        )
-        return 130
+    res, rc = _engine_call(
+        "power",
+        estimate_power,
+        sc=sc,
+        replicates=args.replicates,
+        seed=args.seed,
+        null=args.null,
+        truth_patients=args.truth_patients,
+        out=args.out,
+        base=args.runs_dir,
+        opts=_run_options(args),
+    )
+    if res is None:
+        return rc
     if not args.quiet:
         t = res.timings
         how = f"{t['replicates_simulated']} simulated"
@@ -334,7 +340,6 @@ def _cmd_power(args) -> int:
 def _cmd_sweep(args) -> int:
     from ketsim.montecarlo import estimate_sweep, surfaces
     from ketsim.scenario import ScenarioError
-    from ketsim.store import StoreError
     from ketsim.sweep import load_sweep, sweep_axes
 
     try:
@@ -345,26 +350,20 @@ def _cmd_sweep(args) -> int:
         return _fail(["arms: required key is missing ('ketsim sweep' runs trials)"], args.file)
     if base.sweep is None:
         print(f"{args.file}: no 'sweep:' in this scenario; running it as one cell", file=sys.stderr)
-    try:
-        res = estimate_sweep(
-            base,
-            cells,
-            replicates=args.replicates,
-            seed=args.seed,
-            truth_patients=args.truth_patients,
-            out=args.out,
-            runs_dir=args.runs_dir,
-            opts=_run_options(args),
-        )
-    except (StoreError, ValueError, RuntimeError, OSError) as err:
-        return _engine_error("sweep", err)
-    except KeyboardInterrupt:
-        print(
-            "\nketsim sweep: interrupted; finished chunks are kept: run the same command again "
-            "to resume",
-            file=sys.stderr,
-        )
-        return 130
+    res, rc = _engine_call(
+        "sweep",
+        estimate_sweep,
+        base=base,
+        cells=cells,
+        replicates=args.replicates,
+        seed=args.seed,
+        truth_patients=args.truth_patients,
+        out=args.out,
+        runs_dir=args.runs_dir,
+        opts=_run_options(args),
+    )
+    if res is None:
+        return rc
     axes = [a for a in sweep_axes(cells) if res.cells[a].nunique() > 1]
     files = ["sweep_power.csv", "sweep_endpoints.csv", "sweep_trial.csv", "replicates.parquet"]
     if len(axes) >= 2:
@@ -410,35 +409,29 @@ def format_sweep(res, axes: list[str]) -> str:
 
 def _cmd_samplesize(args) -> int:
     from ketsim.montecarlo import search_sample_size
-    from ketsim.store import StoreError
 
     sc = _load(args.file)
     if sc is None:
         return EXIT_USAGE
     if not sc.arms or not sc.analyses:
         return _fail(["analyses: none declared (a sample-size search needs one)"], args.file)
-    try:
-        res = search_sample_size(
-            sc,
-            target=args.target,
-            analysis=args.analysis,
-            comparison=args.comparison,
-            replicates=args.replicates,
-            n_min=args.n_min,
-            n_max=args.n_max,
-            seed=args.seed,
-            out=args.out,
-            runs_dir=args.runs_dir,
-            opts=_run_options(args),
-        )
-    except (StoreError, ValueError, RuntimeError, OSError) as err:
-        return _engine_error("samplesize", err)
-    except KeyboardInterrupt:
-        print(
-            "\nketsim samplesize: interrupted; run the same command again to resume",
-            file=sys.stderr,
-        )
-        return 130
+    res, rc = _engine_call(
+        "samplesize",
+        search_sample_size,
+        sc=sc,
+        target=args.target,
+        analysis=args.analysis,
+        comparison=args.comparison,
+        replicates=args.replicates,
+        n_min=args.n_min,
+        n_max=args.n_max,
+        seed=args.seed,
+        out=args.out,
+        runs_dir=args.runs_dir,
+        opts=_run_options(args),
+    )
+    if res is None:
+        return rc
     if not args.quiet:
         print(
             f"scenario {sc.name}: {res.analysis}, {res.comparison} v its control; target power "

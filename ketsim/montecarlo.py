@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from ketsim.analyses import ID_COLUMNS as ANALYSIS_ID_COLUMNS
 from ketsim.scenario import Scenario, dump_scenario, parse_scenario
 
 __all__ = [
@@ -71,17 +72,8 @@ __all__ = [
 BACKENDS = ("loky", "dask")
 #: replicate index of the "true effect" trial: a stream no power replicate uses
 TRUTH_REPLICATE = 2**40
-_GROUP_KEYS = [
-    "analysis_id",
-    "analysis",
-    "endpoint",
-    "method",
-    "strategy",
-    "comparison",
-    "control",
-    "alternative",
-    "alpha",
-]
+#: what identifies an analysis row (the replicate aside): the power table's grouping
+_GROUP_KEYS = [*ANALYSIS_ID_COLUMNS, "alternative", "alpha"]
 #: columns of the power table (documented in README "Power tables")
 POWER_COLUMNS = [
     *_GROUP_KEYS,
