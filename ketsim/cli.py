@@ -320,9 +320,11 @@ def _cmd_power(args) -> int:
         out=args.out,
         base=args.runs_dir,
         opts=_run_options(args),
+        aux_replicates=args.aux_replicates,
     )
     if res is None:
         return rc
+    report = _write_report(res.store.path, args)
     if not args.quiet:
         t = res.timings
         how = f"{t['replicates_simulated']} simulated"
@@ -334,6 +336,8 @@ def _cmd_power(args) -> int:
         )
         print(format_power(res.power))
         print(f"wrote {res.store.path}/power.csv, power.parquet, replicates.parquet, manifest.json")
+        if report:
+            print(f"report: {report}")
     return EXIT_OK
 
 
@@ -379,6 +383,9 @@ def _cmd_sweep(args) -> int:
         )
         print(format_sweep(res, axes))
         print(f"wrote {res.store.path}/" + ", ".join(files) + ", manifest.json")
+    report = _write_report(res.store.path, args)
+    if report and not args.quiet:
+        print(f"report: {report}")
     return EXIT_OK
 
 
@@ -448,6 +455,34 @@ def _cmd_samplesize(args) -> int:
                 f"(95% interval {res.n_fit_low:.1f} to {res.n_fit_high:.1f})"
             )
         print(f"wrote {res.store.path}/samplesize_points.csv, samplesize.json, manifest.json")
+    return EXIT_OK
+
+
+def _write_report(run_dir, args):
+    """The run's HTML report (None with --no-report or when it cannot be written)."""
+    if getattr(args, "no_report", False):
+        return None
+    try:
+        from ketsim.report import write_report
+
+        return write_report(run_dir)
+    except (OSError, ImportError) as err:
+        print(f"ketsim: report not written: {err}", file=sys.stderr)
+        return None
+
+
+def _cmd_report(args) -> int:
+    from ketsim.report import write_report
+    from ketsim.scenario import ScenarioError
+
+    try:
+        path = write_report(args.run_dir, out=args.out, target=args.target)
+    except FileNotFoundError as err:
+        print(f"ketsim report: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except ScenarioError as err:
+        return _fail(err.problems, f"{args.run_dir}/scenario.resolved.yaml")
+    print(f"wrote {path}")
     return EXIT_OK
 
 
@@ -534,6 +569,7 @@ def _engine_args(p: argparse.ArgumentParser, replicates: int) -> None:
         "--chunk-size", type=int, help="replicates per vectorised chunk (default: automatic)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -585,6 +621,13 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument(
         "--replicate", type=int, help="re-run this one replicate alone and print its analyses"
     )
+    pw.add_argument(
+        "--aux-replicates",
+        type=int,
+        default=200,
+        help="replicates of each power-curve size and switch-sensitivity scenario for the "
+        "report (default 200; 0: none)",
+    )
     pw.set_defaults(func=_cmd_power)
 
     sw = sub.add_parser("sweep", help="power and endpoints over every cell of a scenario's sweep")
@@ -607,6 +650,12 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--n-min", type=int, default=4, help="smallest size tried (default 4)")
     ss.add_argument("--n-max", type=int, default=2000, help="largest size tried (default 2000)")
     ss.set_defaults(func=_cmd_samplesize)
+
+    rp = sub.add_parser("report", help="(re)write the HTML report of a power or sweep run")
+    rp.add_argument("run_dir")
+    rp.add_argument("--out", help="output file (default RUN_DIR/report.html)")
+    rp.add_argument("--target", type=float, default=0.8, help="target power line (default 0.8)")
+    rp.set_defaults(func=_cmd_report)
 
     b = sub.add_parser("bench", help="performance benchmarks")
     b.add_argument("what", help="pk (population PK) or trial (Monte Carlo trials/s)")
@@ -632,8 +681,9 @@ def main(argv: list[str] | None = None) -> int:
         v = getattr(args, name, None)
         if v is not None and v < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
-    if getattr(args, "truth_patients", 0) < 0:
-        parser.error("--truth-patients must be >= 0")
+    for name in ("truth_patients", "aux_replicates"):
+        if getattr(args, name, 0) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be >= 0")
     return args.func(args)
 
 

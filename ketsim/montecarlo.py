@@ -203,11 +203,7 @@ def null_scenario(sc: Scenario) -> Scenario:
 def _trial_table(ta, sc: Scenario) -> pd.DataFrame:
     """Per replicate and group (arm, or sequence in a crossover): size, dropouts and AEs."""
     reps, rep_codes = np.unique(ta.replicate, return_inverse=True)
-    if ta.type == "crossover":
-        names, codes = ta.group_names, ta.group
-    else:
-        names = list(ta.arm_names) + (["not_randomised"] if ta.type == "enrichment" else [])
-        codes = np.where(ta.arm >= 0, ta.arm, len(ta.arm_names))
+    names, codes = _group_labels(ta)
     k = len(names)
     cell = rep_codes * k + codes
     size = reps.size * k
@@ -232,6 +228,90 @@ def _trial_table(ta, sc: Scenario) -> pd.DataFrame:
     return out[out["n"] > 0].reset_index(drop=True)
 
 
+def _group_labels(ta) -> tuple[list[str], np.ndarray]:
+    """Report groups: the randomised arm (parallel, EERW) or the sequence (crossover)."""
+    if ta.type == "crossover":
+        return list(ta.group_names), ta.group
+    names = list(ta.arm_names) + (["not_randomised"] if ta.type == "enrichment" else [])
+    return names, np.where(ta.arm >= 0, ta.arm, len(ta.arm_names))
+
+
+def _weekly_table(ta) -> pd.DataFrame:
+    """Per replicate, group and diary week: mean over patients of their weekly mean NRS.
+
+    Week 0 is the baseline; weeks count from t = 0 (the first treatment day). Patients with no
+    entry in a week do not count in it.
+    """
+    reps, rep_codes = np.unique(ta.replicate, return_inverse=True)
+    names, codes = _group_labels(ta)
+    k = len(names)
+    cell = rep_codes * k + codes
+    week = np.where(ta.days <= 0, 0, (ta.days - 1) // 7 + 1)
+    frames = []
+    for w in np.unique(week):
+        x = ta.nrs[:, week == w]
+        cnt = np.sum(~np.isnan(x), axis=1)
+        pm = np.nansum(x, axis=1) / np.maximum(cnt, 1)
+        ok = cnt > 0
+        n = np.bincount(cell[ok], minlength=reps.size * k)
+        tot = np.bincount(cell[ok], weights=pm[ok], minlength=reps.size * k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = tot / n
+        frames.append(
+            pd.DataFrame(
+                {
+                    "replicate": np.repeat(reps, k),
+                    "group": np.tile(np.asarray(names, dtype=object), reps.size),
+                    "week": int(w),
+                    "n": n.astype(np.int64),
+                    "mean_nrs": mean,
+                }
+            )
+        )
+    out = pd.concat(frames, ignore_index=True)
+    out = out[out["n"] > 0]
+    return out.sort_values(["replicate", "group", "week"], kind="stable").reset_index(drop=True)
+
+
+def _subgroup_table(ta, sc: Scenario) -> pd.DataFrame:
+    """The first declared analysis within each level of each patient stratum.
+
+    One row per replicate x stratum x level x comparison (the columns of the analyses table plus
+    ``stratum`` and ``level``), for the report's power-by-stratum panel. A subgroup without
+    enough patients in a replicate gives a failed (not rejected) analysis there.
+    """
+    from ketsim.analyses import COLUMNS, analyse_trials
+
+    if not sc.analyses or not ta.strata:
+        return pd.DataFrame(columns=["stratum", "level", *COLUMNS])
+    primary = sc.model_copy(update={"analyses": [sc.analyses[0]]})
+    frames = []
+    for name, mask in ta.strata.items():
+        for level in (True, False):
+            sel = mask == level
+            if not sel.any():
+                continue
+            rows = analyse_trials(ta.take(sel), primary)
+            rows.insert(0, "level", level)
+            rows.insert(0, "stratum", name)
+            frames.append(rows)
+    if not frames:
+        return pd.DataFrame(columns=["stratum", "level", *COLUMNS])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _chunk_tables(ta, scenario: Scenario) -> dict[str, pd.DataFrame]:
+    from ketsim.analyses import analyse_trials, endpoint_summaries
+
+    return {
+        "analyses": analyse_trials(ta, scenario),
+        "endpoints": endpoint_summaries(ta, scenario),
+        "trial": _trial_table(ta, scenario),
+        "weekly": _weekly_table(ta),
+        "subgroups": _subgroup_table(ta, scenario),
+    }
+
+
 def simulate_chunk(
     scenario: Scenario, entropy: int, replicates: Sequence[int]
 ) -> dict[str, pd.DataFrame]:
@@ -239,21 +319,17 @@ def simulate_chunk(
 
     Returns
     -------
-    dict with ``analyses`` (one row per replicate x analysis x comparison,
-    :data:`ketsim.analyses.COLUMNS`), ``endpoints`` (per replicate x endpoint x arm) and
-    ``trial`` (per replicate x arm: size, dropout, discontinuation and AE fractions).
+    dict of tidy tables: ``analyses`` (one row per replicate x analysis x comparison,
+    :data:`ketsim.analyses.COLUMNS`), ``endpoints`` (per replicate x endpoint x arm),
+    ``trial`` (per replicate x arm: size, dropout, discontinuation and AE fractions),
+    ``weekly`` (per replicate x arm x week: mean NRS) and ``subgroups`` (the first analysis
+    within each patient stratum, :data:`ketsim.trial.STRATA`).
     """
-    from ketsim.analyses import analyse_trials, endpoint_summaries
     from ketsim.trial import TrialModel, trial_arrays
 
     m = TrialModel(scenario, entropy, list(replicates), with_agents=False)
     m.run_model()
-    ta = trial_arrays(m)
-    return {
-        "analyses": analyse_trials(ta, scenario),
-        "endpoints": endpoint_summaries(ta, scenario),
-        "trial": _trial_table(ta, scenario),
-    }
+    return _chunk_tables(trial_arrays(m), scenario)
 
 
 @dataclass(frozen=True)
@@ -275,7 +351,6 @@ def simulate_normal_chunk(
     scenario: Scenario, entropy: int, replicates: Sequence[int], ref: NormalReference
 ) -> dict[str, pd.DataFrame]:
     """:func:`simulate_chunk` for a :class:`NormalReference` (parallel designs only)."""
-    from ketsim.analyses import analyse_trials, endpoint_summaries
     from ketsim.seeds import stream
     from ketsim.trial import AE_EVENTS, TrialArrays
 
@@ -314,11 +389,7 @@ def simulate_normal_chunk(
         in_study=np.ones((P, D), bool),
         segment_end_day=np.zeros((P, 1)),
     )
-    return {
-        "analyses": analyse_trials(ta, scenario),
-        "endpoints": endpoint_summaries(ta, scenario),
-        "trial": _trial_table(ta, scenario),
-    }
+    return _chunk_tables(ta, scenario)
 
 
 def chunk_ranges(todo: Sequence[int], chunk_size: int) -> list[tuple[int, int]]:
@@ -791,8 +862,13 @@ def estimate_power(
     base: str = "runs",
     opts: RunOptions | None = None,
     reference: NormalReference | None = None,
+    aux_replicates: int = 0,
 ) -> PowerResult:
     """Power of every declared analysis: ``replicates`` simulated trials of the scenario.
+
+    With ``aux_replicates > 0`` the same run also simulates, with that many replicates and
+    common random numbers, the scenario at other sizes (:func:`curve_sizes`: the power curve)
+    and with each uncertain switch flipped (:func:`sensitivity_scenarios`), for the report.
 
     Parameters
     ----------
@@ -805,17 +881,22 @@ def estimate_power(
     opts : execution options (jobs, backend, chunk size, progress).
     reference : engine check (:class:`NormalReference`): a normal endpoint replaces the trial
         model; the true effect is then the difference of its means.
+    aux_replicates : replicates of each power-curve size and sensitivity scenario (0: none; not
+        with ``null`` or ``reference``).
     """
     opts = opts or RunOptions()
     if not sc.analyses:
         raise ValueError("analyses: none declared; 'ketsim power' needs at least one analysis")
     sim = null_scenario(sc) if null else sc
+    if null or reference is not None:
+        aux_replicates = 0
     key = {
         "scenario_sha256": scenario_key(sc),
         "replicates": replicates,
         "null": bool(null),
         "truth_patients": 0 if null else int(truth_patients),
         "reference": None if reference is None else [list(reference.means), reference.sd],
+        "aux_replicates": int(aux_replicates),
     }
     if reference is not None:
         truth_patients = 0
@@ -826,6 +907,14 @@ def estimate_power(
     tim = run_cells(
         store, [("c0000", sim)], replicates, opts, truth_patients=n_truth, reference=reference
     )
+    curve = sens = []
+    if aux_replicates:
+        curve = [(f"n{n:07d}", n, resize_scenario(sc, n=n)) for n in curve_sizes(sc)]
+        sens = sensitivity_scenarios(sc)
+        aux = [(c, x) for c, _, x in curve] + [(c, x) for c, _, _, x in sens]
+        t_aux = run_cells(store, aux, aux_replicates, opts, progress_label="auxiliary replicates")
+        for k in ("wall_s", "worker_s", "replicates_simulated", "replicates_reused", "chunks"):
+            tim[k] += t_aux[k]
     truth = store.read_truth("c0000") if n_truth else None
     if reference is not None:
         names = [a.name for a in sc.arms]
@@ -850,12 +939,96 @@ def estimate_power(
     files += store.write_table("endpoints", endpoints, csv=False)
     files += store.write_table("trial", trial, csv=False)
     files += store.write_table("endpoint_summary", summarise_endpoints(endpoints))
+    files += store.write_table("trial_summary", summarise_trial(trial))
+    files += store.write_table("weekly", summarise_weekly(store.read_cell("c0000", "weekly")))
+    sub = store.read_cell("c0000", "subgroups")
+    files += store.write_table("subgroups", summarise_subgroups(sub, hyp))
+    if aux_replicates:
+        rows = [power.assign(n=size_of(sc)[1], replicates_main=True)]
+        for cell, n, _ in curve:
+            rows.append(
+                summarise_power(store.read_cell(cell, "analyses"), None, hyp).assign(
+                    n=n, replicates_main=False
+                )
+            )
+        pc = pd.concat(rows, ignore_index=True).sort_values(["analysis_id", "comparison", "n"])
+        pc.insert(0, "unit", size_of(sc)[0])
+        files += store.write_table("power_curve", pc.reset_index(drop=True))
+        srows = [power.assign(switch="(as in the scenario)", value="")]
+        for cell, name, value, _ in sens:
+            srows.append(
+                summarise_power(store.read_cell(cell, "analyses"), None, hyp).assign(
+                    switch=name, value=str(value)
+                )
+            )
+        files += store.write_table("sensitivity", pd.concat(srows, ignore_index=True))
     store.update(
         status="complete",
         timings_s=tim,
         files=sorted({*files, "scenario.resolved.yaml", "manifest.json"}),
     )
     return PowerResult(store, entropy, power, analyses, endpoints, trial, hyp, resumed, tim)
+
+
+#: the uncertain switches of the report's sensitivity panel and the value each is flipped to
+#: (None: the other boolean; a pair: the first value unless the scenario already has it)
+SENSITIVITY_SWITCHES: dict[str, Any] = {
+    "norketamine_analgesia": ("antagonist", "none"),  # Olofsen 2012 vs Olofsen 2022
+    "sex_effect_on_clearance": None,  # Sigtermans 2009 vs Perez-Ruixo 2021
+    "r_inhibits_s": None,  # Ihmsen 2001 (racemic only)
+    "cyp2b6_effect": ("null", "in_vitro"),  # Rao 2016 vs Li 2013
+}
+
+
+def sensitivity_scenarios(sc: Scenario) -> list[tuple[str, str, Any, Scenario]]:
+    """The scenario with each uncertain switch flipped: ``(cell, switch, value, scenario)``."""
+    out = []
+    for name, alt in SENSITIVITY_SWITCHES.items():
+        cur = getattr(sc.switches, name)
+        value = (not cur) if alt is None else (alt[0] if cur != alt[0] else alt[1])
+        flipped = sc.model_copy(update={"switches": sc.switches.model_copy(update={name: value})})
+        out.append((f"sw-{name}-{value}", name, value, flipped))
+    return out
+
+
+def curve_sizes(sc: Scenario) -> list[int]:
+    """Sizes of the power curve around the scenario's own (half to twice, 5 points)."""
+    _, n0 = size_of(sc)
+    sizes = {max(2, round(n0 * f)) for f in (0.5, 0.75, 1.25, 1.5, 2.0)}
+    sizes.discard(n0)
+    return sorted(sizes)
+
+
+def summarise_weekly(weekly: pd.DataFrame) -> pd.DataFrame:
+    """Mean weekly NRS per group and week over replicates, with the 2.5-97.5% band of the
+    replicate means (the spread of a trial's arm mean) and the Monte Carlo SE of the mean."""
+    if weekly.empty:
+        return pd.DataFrame(
+            columns=["group", "week", "replicates", "mean_nrs", "q025", "q975", "mc_se"]
+        )
+    g = weekly.groupby(["group", "week"], sort=False)["mean_nrs"]
+    out = g.agg(
+        replicates="count",
+        mean_nrs="mean",
+        q025=lambda x: x.quantile(0.025),
+        q975=lambda x: x.quantile(0.975),
+        sd="std",
+    ).reset_index()
+    out["mc_se"] = out["sd"] / np.sqrt(out["replicates"])
+    return out.drop(columns=["sd"]).sort_values(["group", "week"], kind="stable")
+
+
+def summarise_subgroups(sub: pd.DataFrame, hypothesis: str = "alternative") -> pd.DataFrame:
+    """Power of the first analysis within each stratum level (no true effect: bias not given)."""
+    if sub.empty:
+        return pd.DataFrame(columns=["stratum", "level", *POWER_COLUMNS])
+    rows = []
+    for (name, level), g in sub.groupby(["stratum", "level"], sort=False):
+        p = summarise_power(g.drop(columns=["stratum", "level"]), None, hypothesis)
+        p.insert(0, "level", level)
+        p.insert(0, "stratum", name)
+        rows.append(p)
+    return pd.concat(rows, ignore_index=True)
 
 
 # -- sweeps --------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from ketsim.io import write_json_atomic, write_parquet_atomic, write_text_atomic
 __all__ = ["CHUNK_TABLES", "RunStore", "StoreError", "key_hash"]
 
 #: tables every chunk writes (a chunk is finished when all of them exist)
-CHUNK_TABLES = ("analyses", "endpoints", "trial")
+CHUNK_TABLES = ("analyses", "endpoints", "trial", "weekly", "subgroups")
 _CHUNK_RE = re.compile(r"^(?P<table>[a-z_]+)-(?P<lo>\d{7})-(?P<hi>\d{7})\.parquet$")
 
 

@@ -43,7 +43,14 @@ from ketsim.regimen import ArmSchedule, check_times, compile_arm, routes_used
 from ketsim.scenario import Scenario
 from ketsim.seeds import new_entropy, streams
 
-__all__ = ["TrialArrays", "TrialModel", "TrialResult", "simulate_trial"]
+__all__ = [
+    "STRATA",
+    "TrialArrays",
+    "TrialModel",
+    "TrialResult",
+    "patient_strata",
+    "simulate_trial",
+]
 
 # population-stream sub-keys of the PD traits (population.py uses 0-14)
 _K_RESPONDER, _K_PLACEBO, _K_PSY_THRESHOLD, _K_SLOW_C50 = 15, 16, 17, 18
@@ -284,10 +291,26 @@ class TrialArrays:
     period_weeks: int = 0
     # (P, S) diary day before the first diary entry after each segment's scheduled dosing ends
     segment_end_day: np.ndarray | None = None
+    # patient strata for subgroup analyses: name -> (P,) bool (see STRATA)
+    strata: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
         return self.replicate.size
+
+    def take(self, rows: np.ndarray) -> TrialArrays:
+        """The patients selected by ``rows`` (a boolean mask or indices), as TrialArrays."""
+        out = {}
+        for f in self.__dataclass_fields__:
+            v = getattr(self, f)
+            if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == self.n:
+                v = v[rows]
+            elif isinstance(v, dict):
+                v = {k: x[rows] for k, x in v.items()}
+            out[f] = v
+        # days (D,) is per diary day, not per patient, even when D happens to equal P
+        out["days"] = self.days
+        return TrialArrays(**out)
 
 
 @dataclass
@@ -1052,6 +1075,23 @@ class TrialModel(mesa.Model):
         return _tables(self)
 
 
+#: subgroups of the report's "power by stratum" panel: name -> description
+STRATA = {
+    "cyp2b6_carrier": "CYP2B6 *6 or *18 carrier (slower ketamine clearance in vitro)",
+    "high_sensitization": "central sensitization at or above the indication's mean",
+    "female": "women",
+}
+
+
+def patient_strata(pop: Population, sc: Scenario) -> dict[str, np.ndarray]:
+    """Boolean patient strata (:data:`STRATA`) from the population arrays."""
+    return {
+        "cyp2b6_carrier": np.asarray(pop.cyp2b6 != "*1/*1", dtype=bool),
+        "high_sensitization": pop.sensitization >= sc.population.sensitization.mean,
+        "female": np.asarray(pop.female, dtype=bool),
+    }
+
+
 def trial_arrays(m: TrialModel) -> TrialArrays:
     """Per-patient arrays of a finished model (observed diaries with noise and missing days)."""
     sc, tl = m.scenario, m.timeline
@@ -1115,6 +1155,7 @@ def trial_arrays(m: TrialModel) -> TrialArrays:
         in_study=in_study,
         period_weeks=tl.period_weeks,
         segment_end_day=seg_end,
+        strata=patient_strata(m.pop, sc),
     )
 
 

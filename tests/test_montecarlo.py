@@ -44,6 +44,7 @@ TABLES = ("power.csv", "power.parquet", "replicates.parquet", "endpoints.parquet
 def _small(tmp_path: Path, seed: bool = True) -> Path:
     """Sigtermans with 10 patients per arm, 3 weeks, two quick analyses (a fast scenario)."""
     data = yaml.safe_load(SIG.read_text())
+    data.pop("expected", None)  # published targets of the full trial, not of this cut-down one
     data["name"] = "sig_small"
     for a in data["arms"]:
         a["n"] = 10
@@ -251,7 +252,7 @@ def _cli(args: list[str], cwd: Path) -> subprocess.Popen:
 def test_kill_9_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path):
     f = _small(tmp_path, seed=False)  # no seed: the resumed run must reuse the recorded one
     args = ["power", str(f), "--replicates", "40", "--chunk-size", "2", "--truth-patients", "0"]
-    args += ["--runs-dir", "runs", "--quiet"]
+    args += ["--aux-replicates", "0", "--runs-dir", "runs", "--quiet"]
     p = _cli(args, tmp_path)
     cells = None
     t0 = time.time()
@@ -280,7 +281,8 @@ def test_kill_9_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path):
     assert man["timings_s"]["replicates_simulated"] < 40
     # same seed, uninterrupted, other chunking: identical tables
     seed = ["--seed", str(man["seed_entropy"])]
-    ref = _cli([*args[:4], "--truth-patients", "0", "--quiet", *seed, "--out", "ref"], tmp_path)
+    opts = ["--truth-patients", "0", "--aux-replicates", "0", "--quiet", "--out", "ref"]
+    ref = _cli([*args[:4], *opts, *seed], tmp_path)
     _, err = ref.communicate(timeout=300)
     assert ref.returncode == 0, err
     for name in TABLES:
@@ -291,7 +293,9 @@ def test_store_removes_partial_chunks_and_refuses_foreign_directories(tmp_path):
     key = {"a": 1}
     s = RunStore.create("power", "x", key, 7, path=tmp_path / "run")
     df = pd.DataFrame({"replicate": [0, 1], "v": [1.0, 2.0]})
-    s.write_chunk("c0000", 0, 2, {"analyses": df, "endpoints": df, "trial": df})
+    from ketsim.store import CHUNK_TABLES
+
+    s.write_chunk("c0000", 0, 2, dict.fromkeys(CHUNK_TABLES, df))
     # a chunk killed half-way: one table written, a temporary file left behind
     from ketsim.io import write_parquet_atomic
 
@@ -316,13 +320,31 @@ def test_cli_power_prints_a_table_and_rejects_bad_options(tmp_path, capsys):
     from ketsim.cli import main
 
     f = _small(tmp_path)
-    first = ["power", str(f), "--replicates", "6", "--truth-patients", "100"]
+    first = [
+        "power",
+        str(f),
+        "--replicates",
+        "6",
+        "--truth-patients",
+        "100",
+        "--aux-replicates",
+        "3",
+    ]
     rc = main([*first, "--out", str(tmp_path / "o"), "--quiet"])
     assert rc == 0
     table = pd.read_csv(tmp_path / "o" / "power.csv")
     assert len(table) == 3 and set(table["hypothesis"]) == {"alternative"}
     assert table["power"].between(0, 1).all()
-    again = ["power", str(f), "--replicates", "6", "--truth-patients", "100"]
+    again = [
+        "power",
+        str(f),
+        "--replicates",
+        "6",
+        "--truth-patients",
+        "100",
+        "--aux-replicates",
+        "3",
+    ]
     rc = main([*again, "--out", str(tmp_path / "o")])  # complete: re-summarised, not re-run
     assert rc == 0
     out = capsys.readouterr().out
@@ -331,7 +353,7 @@ def test_cli_power_prints_a_table_and_rejects_bad_options(tmp_path, capsys):
     rc = main(["power", str(f), "--replicates", "7", "--out", str(tmp_path / "o"), "--quiet"])
     assert rc == 1
     assert "holds a different run" in capsys.readouterr().err
-    rc = main([*again[:-2], "--out", str(tmp_path / "o"), "--quiet"])  # other truth size
+    rc = main([*again[:4], "--out", str(tmp_path / "o"), "--quiet"])  # other truth size
     assert rc == 1
     assert "holds a different run" in capsys.readouterr().err
     with pytest.raises(SystemExit):
