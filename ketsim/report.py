@@ -268,7 +268,9 @@ def _assumptions(sc) -> str:
             },
         ),
     ]
-    src = _pd_sources()
+    from ketsim.schema_doc import pd_parameter_sources
+
+    src = pd_parameter_sources()
     if sc.pd:
         pdrows = pd.DataFrame(
             [{"parameter": k, "value": v, "source": src.get(k, "")} for k, v in sc.pd.items()]
@@ -311,29 +313,6 @@ def _assumptions(sc) -> str:
         f"{_e(sc.population.indication)}, {sc.population.female_fraction:.0%} women.</p>"
     )
     return _section("assumptions", "Assumptions and their sources", "".join(body))
-
-
-def _pd_sources() -> dict[str, str]:
-    """The comment next to (or right above) each PD parameter default in parameters.py."""
-    import inspect
-    import re
-
-    from ketsim.pd import parameters
-
-    out: dict[str, str] = {}
-    above: list[str] = []
-    for line in inspect.getsource(parameters.PDParameters).splitlines():
-        s = line.strip()
-        if s.startswith("#"):
-            above.append(s.lstrip("# ").strip())
-            continue
-        m = re.match(r"^(\w+)\s*:\s*[\w\[\], |]+=\s*[^#]*(#\s*(.*))?$", s)
-        if m:
-            note = (m.group(3) or "").strip()
-            out[m.group(1)] = note or " ".join(above)
-        if not s.startswith("#"):
-            above = [] if s else above
-    return out
 
 
 def _power_panel(run: RunTables) -> str:
