@@ -651,6 +651,10 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--n-max", type=int, default=2000, help="largest size tried (default 2000)")
     ss.set_defaults(func=_cmd_samplesize)
 
+    from ketsim.validate import add_validate_parser
+
+    add_validate_parser(sub)
+
     rp = sub.add_parser("report", help="(re)write the HTML report of a power or sweep run")
     rp.add_argument("run_dir")
     rp.add_argument("--out", help="output file (default RUN_DIR/report.html)")
