@@ -335,16 +335,7 @@ def test_cli_power_prints_a_table_and_rejects_bad_options(tmp_path, capsys):
     table = pd.read_csv(tmp_path / "o" / "power.csv")
     assert len(table) == 3 and set(table["hypothesis"]) == {"alternative"}
     assert table["power"].between(0, 1).all()
-    again = [
-        "power",
-        str(f),
-        "--replicates",
-        "6",
-        "--truth-patients",
-        "100",
-        "--aux-replicates",
-        "3",
-    ]
+    again = first  # the same command again
     rc = main([*again, "--out", str(tmp_path / "o")])  # complete: re-summarised, not re-run
     assert rc == 0
     out = capsys.readouterr().out
