@@ -65,6 +65,7 @@ __all__ = [
     "simulate_chunk",
     "size_of",
     "summarise_power",
+    "total_patients",
     "true_effects",
     "wilson_interval",
 ]
@@ -575,14 +576,15 @@ def true_effects(sc: Scenario, entropy: int, patients: int) -> pd.DataFrame:
     estimate converges to the estimand of the analysis under the declared strategy (including
     dropout and discontinuation); its SE is reported as ``true_effect_se``.
     """
-    total = _total_patients(sc)
+    total = total_patients(sc)
     big = resize_scenario(sc, factor=max(1.0, patients / total)) if patients > total else sc
     t = simulate_chunk(big, entropy, [TRUTH_REPLICATE])["analyses"]
     keep = ["analysis_id", "comparison", "estimate", "se"]
     return t[keep].rename(columns={"estimate": "true_effect", "se": "true_effect_se"})
 
 
-def _total_patients(sc: Scenario) -> int:
+def total_patients(sc: Scenario) -> int:
+    """Patients enrolled in one trial of the scenario (all arms, sequences or the run-in)."""
     d = sc.design
     if d.type == "crossover":
         from ketsim.design import compile_timeline
@@ -782,7 +784,7 @@ def run_cells(
         done = store.done_replicates(cell)
         reused += len(done & set(range(replicates)))
         todo = [r for r in range(replicates) if r not in done]
-        per = _total_patients(sc)
+        per = total_patients(sc)
         size = opts.chunk_size or default_chunk_size(replicates * len(cells), opts.jobs, per)
         tasks += [
             Task(cell, sc, entropy, lo, hi, reference=reference)

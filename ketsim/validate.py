@@ -405,23 +405,14 @@ def _trial_chunk(
     return lo, {i: _trial_quantity(m, ta, e, pos, n_rep) for i, e in specs}
 
 
-def _trial_patients(sc: Scenario) -> int:
-    if sc.design.type == "enrichment":
-        return int(sc.design.enrichment.n)
-    return int(sum(a.n or 0 for a in sc.arms or []))
-
-
-def _chunks(n_rep: int, jobs: int, patients: int) -> list[tuple[int, int]]:
-    """Replicate ranges of about 8000 patients, at least 4 per worker."""
-    size = max(1, min(8000 // max(patients, 1), -(-n_rep // (4 * max(jobs, 1))), 500))
-    return [(lo, min(n_rep, lo + size)) for lo in range(0, n_rep, size)]
-
-
 def _run_trials(
     sc: Scenario, specs: list[tuple[int, ExpectedSpec]], entropy: int, n_rep: int, jobs: int
 ) -> dict[int, np.ndarray]:
     """Per-replicate arrays (replicate order) of each trial spec over ``n_rep`` replicates."""
-    ranges = _chunks(n_rep, jobs, _trial_patients(sc))
+    from ketsim.montecarlo import chunk_ranges, default_chunk_size, total_patients
+
+    size = default_chunk_size(n_rep, jobs, total_patients(sc))
+    ranges = chunk_ranges(range(n_rep), size)
     if jobs > 1 and len(ranges) > 1:
         from joblib import Parallel, delayed
 
