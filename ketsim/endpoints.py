@@ -45,6 +45,7 @@ __all__ = [
     "EndpointData",
     "carryover_diagnostic",
     "compute_endpoint",
+    "gather_days",
     "period_baselines",
     "phase_days",
     "start_days",
@@ -99,7 +100,7 @@ def phase_days(sc: Scenario) -> int:
     return 7 * sc.trial.weeks
 
 
-def _gather(ta: TrialArrays, nrs: np.ndarray, start: np.ndarray, rel: np.ndarray) -> np.ndarray:
+def gather_days(ta: TrialArrays, nrs: np.ndarray, start: np.ndarray, rel: np.ndarray) -> np.ndarray:
     """NRS of relative days ``rel`` (L,) after per-unit start days ``start`` (P,) -> (P, L)."""
     col = ta.baseline_days + np.round(start).astype(np.int64)[:, None] + rel[None, :] - 1
     ok = (col >= ta.baseline_days) & (col < nrs.shape[1])
@@ -126,7 +127,7 @@ def weekly_matrix(
     out = np.empty((ta.n, len(weeks)))
     for i, w in enumerate(weeks):
         rel = np.arange(7 * (w - 1) + 1, 7 * w + 1)
-        out[:, i] = _nanmean_min(_gather(ta, nrs, start, rel), min_days)
+        out[:, i] = _nanmean_min(gather_days(ta, nrs, start, rel), min_days)
     return out
 
 
@@ -165,7 +166,7 @@ def _time_to_relapse(
     ta: TrialArrays, nrs: np.ndarray, start: np.ndarray, n_days: int, thr: float
 ) -> tuple[np.ndarray, np.ndarray]:
     rel = np.arange(1, n_days + 1)
-    x = _gather(ta, nrs, start, rel)
+    x = gather_days(ta, nrs, start, rel)
     obs = ~np.isnan(x)
     cs = np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(np.where(obs, x, 0.0), axis=1)], 1)
     cn = np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(obs, axis=1)], 1)
@@ -215,7 +216,7 @@ def compute_endpoint(
             if ep.days is None:
                 wm = weekly_matrix(ta, [ep.week], starts[:, j], nrs, ep.min_days_per_week)[:, 0]
             else:
-                wm = _nanmean_min(_gather(ta, nrs, starts[:, j], rel), need)
+                wm = _nanmean_min(gather_days(ta, nrs, starts[:, j], rel), need)
             if ep.type == "weekly_mean":
                 values[:, j], base_vals[:, j] = wm, base
             elif ep.type == "change_from_baseline":
@@ -230,7 +231,7 @@ def compute_endpoint(
         end_day = float(b)
         rel = np.arange(a, b + 1)
         for j in range(J):
-            values[:, j] = _auc(_gather(ta, nrs, starts[:, j], rel))
+            values[:, j] = _auc(gather_days(ta, nrs, starts[:, j], rel))
             base_vals[:, j] = base * (b - a)
     elif ep.type == "time_to_relapse":
         end_day = float(n_days)

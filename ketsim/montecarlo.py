@@ -177,9 +177,9 @@ def null_scenario(sc: Scenario) -> Scenario:
     """The scenario under the null hypothesis: every arm gets the control arm's treatment.
 
     The control is that of the first analysis (else the first non-ketamine arm). Regimens and
-    blinding stay, so the null trial is the same trial with an inert drug; an enrichment run-in
-    gets the control's treatment too (its run-in is ketamine by definition, so it becomes the
-    control's dummy).
+    blinding stay, so the null trial is the same trial with an inert drug. An enrichment run-in
+    is left as it is (open-label ketamine): the null of a randomised withdrawal is that
+    continuing is no better than withdrawing.
     """
     from ketsim.design import control_and_compare
 
@@ -920,10 +920,10 @@ def estimate_power(
     truth = store.read_truth("c0000") if n_truth else None
     if reference is not None:
         names = [a.name for a in sc.arms]
+        from ketsim.design import control_and_compare
+
         rows = []
         for i, a in enumerate(sc.analyses):
-            from ketsim.design import control_and_compare
-
             ctrl, comp = control_and_compare(sc, a)
             for k in comp:
                 diff = reference.means[k] - reference.means[ctrl]

@@ -93,6 +93,7 @@ from scipy import special
 from ketsim.scenario import (
     PK_QUANTITIES,
     TRIAL_QUANTITIES,
+    EndpointSpec,
     ExpectedSpec,
     Scenario,
     ScenarioError,
@@ -145,7 +146,8 @@ COLUMNS = [
     "source",
     "note",
 ]
-_MIN_DAYS_PER_WEEK = 4  # as the endpoints' default (ketsim.endpoints)
+# diary days a weekly mean needs: the endpoints' default
+_MIN_DAYS_PER_WEEK = EndpointSpec.model_fields["min_days_per_week"].default
 
 
 # -- small helpers --------------------------------------------------------------------------------
@@ -240,15 +242,6 @@ def _is_trial(e: ExpectedSpec) -> bool:
     return e.quantity in TRIAL_QUANTITIES or e.definition == "difference_below"
 
 
-def _day_values(ta: TrialArrays, start: np.ndarray, rel: np.ndarray) -> np.ndarray:
-    """(P, L) observed NRS of days ``rel`` after per-patient day ``start`` (NaN outside)."""
-    nrs = ta.nrs
-    col = ta.baseline_days + np.round(start).astype(np.int64)[:, None] + rel[None, :] - 1
-    ok = (col >= ta.baseline_days) & (col < nrs.shape[1])
-    vals = np.take_along_axis(nrs, np.clip(col, 0, nrs.shape[1] - 1), axis=1)
-    return np.where(ok, vals, np.nan)
-
-
 def _anchor(ta: TrialArrays, e: ExpectedSpec) -> np.ndarray:
     from ketsim.endpoints import end_days, start_days
 
@@ -257,14 +250,14 @@ def _anchor(ta: TrialArrays, e: ExpectedSpec) -> np.ndarray:
 
 def _week_values(ta: TrialArrays, e: ExpectedSpec, week: int | None) -> np.ndarray:
     """(P,) NRS of the selected week (or day) per patient, on the expectation's scale."""
-    from ketsim.endpoints import weekly_matrix
+    from ketsim.endpoints import gather_days, weekly_matrix
 
     start = _anchor(ta, e)
     if e.measure == "weekly_mean":
         v = weekly_matrix(ta, [week], start, None, _MIN_DAYS_PER_WEEK)[:, 0]
     else:
         day = 7 * week if e.measure == "end_of_week" else e.day
-        v = _day_values(ta, start, np.array([day]))[:, 0]
+        v = gather_days(ta, ta.nrs, start, np.array([day]))[:, 0]
     if e.scale == "change_from_baseline":
         v = v - ta.baseline
     return v
@@ -314,7 +307,7 @@ def _lasting_curves(
     """(R, 1 + L): column 0 the days from the end of dosing to diary day 1 after it (the arm's
     schedule); then the daily NRS difference control - arm for days 1..L after the end."""
     from ketsim.design import dosing_end_h
-    from ketsim.endpoints import end_days, phase_days
+    from ketsim.endpoints import end_days, gather_days, phase_days
 
     anchor = end_days(ta)[:, 0]
     L = int(phase_days(m.scenario) - np.nanmax(anchor))
@@ -323,7 +316,7 @@ def _lasting_curves(
             f"lasting_effect_days: only {L} diary days follow the end of dosing (need >= 8)"
         )
     rel = np.arange(1, L + 1)
-    vals = _day_values(ta, anchor, rel)
+    vals = gather_days(ta, ta.nrs, anchor, rel)
     means = []
     for k in (ctrl_i, arm_i):
         rows = np.flatnonzero(ta.arm == k)
