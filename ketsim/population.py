@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ketsim.pk.model import N_ETA, Covariates
+from ketsim.pk.model import ETA_KA, N_ETA, Covariates
 from ketsim.pk.parameters import COMEDICATIONS, CYP2B6_DIPLOTYPE_ACTIVITY
 from ketsim.scenario import BetaSpec, Distribution, LogNormalSpec, PopulationSpec
 from ketsim.seeds import streams
@@ -166,6 +166,9 @@ GenotypeEffect = Literal["null", "assumed"]
 _SEX, _AGE, _WEIGHT, _ANCESTRY, _CYP2B6, _COMED, _ETA = range(7)
 _DURATION, _BASELINE_PAIN, _SENSITIZATION, _DEPRESSION, _EXPECTANCY = range(7, 12)
 _CYP3A4, _CYP3A5, _CYP2C9 = range(12, 15)
+# absorption IIV (eta columns ETA_KA, ETA_F_MUCOSAL): its own stream, so that adding it kept every
+# earlier draw unchanged
+_ETA_ABSORPTION = 41
 
 
 @dataclass
@@ -496,7 +499,7 @@ def sample_populations(spec: PopulationSpec, entropy: int, replicates: Sequence[
         return _typical_population(spec, n * len(reps))
     hw = spec.cyp2b6 == "hardy_weinberg"
     attrs = (_SEX, _AGE, _WEIGHT, _ANCESTRY, _CYP2B6, _COMED, _ETA, _DURATION, _BASELINE_PAIN)
-    attrs += (_SENSITIZATION, _DEPRESSION, _EXPECTANCY, _CYP3A4, _CYP3A5, _CYP2C9)
+    attrs += (_SENSITIZATION, _DEPRESSION, _EXPECTANCY, _CYP3A4, _CYP3A5, _CYP2C9, _ETA_ABSORPTION)
     gens = streams(entropy, [(r, "population", a) for r in reps for a in attrs])
     rngs = [
         dict(zip(attrs, gens[i * len(attrs) : (i + 1) * len(attrs)], strict=True))
@@ -528,7 +531,13 @@ def sample_populations(spec: PopulationSpec, entropy: int, replicates: Sequence[
     names = list(spec.comedication)
     c = draw(comed) if names else np.zeros((n * len(reps), 0))
     comedication = {k: c[:, j] < spec.comedication[k] for j, k in enumerate(names)}
-    eta = draw(lambda g: g[_ETA].standard_normal((n, N_ETA)))
+    eta = np.concatenate(
+        [
+            draw(lambda g: g[_ETA].standard_normal((n, ETA_KA))),
+            draw(lambda g: g[_ETA_ABSORPTION].standard_normal((n, N_ETA - ETA_KA))),
+        ],
+        axis=1,
+    )
     duration = _trunclognormal_ppf(
         spec.disease_duration_years, draw(lambda g: g[_DURATION].uniform(size=n))
     )

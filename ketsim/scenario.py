@@ -312,10 +312,14 @@ class SwitchesSpec(_Frozen):
     r_inhibits_s: bool = Field(
         False, description="R-ketamine lowers S-ketamine clearance 30% (Ihmsen 2001)"
     )
-    iiv: bool = Field(True, description="between-patient variability in PK parameters")
+    iiv: bool = Field(
+        True,
+        description="between-patient variability of CL, V1, CL_NK, MTT and nasal absorption rate",
+    )
     intranasal: Literal["huge2010", "perez_ruixo2021"] = Field(
         "huge2010",
-        description="nasal fraction calibrated to Huge 2010 (0.247) or Perez-Ruixo 2021 (0.54)",
+        description="nasal fraction 0.247 and ka IIV 40% calibrated to Huge 2010, or "
+        "Perez-Ruixo 2021 (0.54, 61.5%)",
     )
     cyp3a_cyp2c9_effect: Literal["null", "assumed"] = Field(
         "null",

@@ -18,7 +18,7 @@ from scipy import stats
 from ketsim.analyses import analyse_trials
 from ketsim.pk import expm as expm_mod
 from ketsim.pk.expm import expm_batched, expm_multiple
-from ketsim.pk.model import Covariates, build_system, individual_parameters
+from ketsim.pk.model import N_ETA, Covariates, build_system, individual_parameters
 from ketsim.pk.propagate import Propagator
 from ketsim.population import GENE_ALLELES, _allele_cdf, sample_population, sample_populations
 from ketsim.scenario import Distribution, PopulationSpec, load_scenario
@@ -143,7 +143,7 @@ def test_diplotype_labels_are_the_string_concatenation():
 # ---------------------------------------------------------------------------------------------
 def _aug(p: int = 40) -> np.ndarray:
     rng = np.random.default_rng(31)
-    ip = individual_parameters(Covariates.typical(p), eta=rng.standard_normal((p, 4)))
+    ip = individual_parameters(Covariates.typical(p), eta=rng.standard_normal((p, N_ETA)))
     sysm = build_system(ip, ("iv", "subcutaneous"), ("iv", "oral"), with_auc=True)
     return Propagator(sysm).A_aug
 
@@ -177,7 +177,7 @@ def test_expm_does_not_depend_on_chunking(monkeypatch):
 def test_propagator_prepare_and_outputs_fast_path():
     """prepare() caches the on-demand exponentials; selected outputs equal the full product."""
     rng = np.random.default_rng(1)
-    ip = individual_parameters(Covariates.typical(40), eta=rng.standard_normal((40, 4)))
+    ip = individual_parameters(Covariates.typical(40), eta=rng.standard_normal((40, N_ETA)))
     p1 = Propagator(build_system(ip, ("iv", "subcutaneous"), ("iv", "oral"), with_auc=True))
     p2 = Propagator(build_system(ip, ("iv", "subcutaneous"), ("iv", "oral"), with_auc=True))
     p1.prepare([2.0, 8.0, 24.0, 8.0, 0.0])

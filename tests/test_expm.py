@@ -16,7 +16,7 @@ import scipy.linalg as sla
 from numpy.testing import assert_allclose, assert_array_equal
 
 from ketsim.pk.expm import expm_batched
-from ketsim.pk.model import Covariates, build_system, individual_parameters
+from ketsim.pk.model import N_ETA, Covariates, build_system, individual_parameters
 from ketsim.pk.propagate import Propagator
 
 
@@ -134,7 +134,7 @@ def test_empty_stack():
 def _ketsim_aug(with_sinks):
     rng = np.random.default_rng(31)
     p = 4
-    ip = individual_parameters(Covariates.typical(p), eta=rng.standard_normal((p, 4)))
+    ip = individual_parameters(Covariates.typical(p), eta=rng.standard_normal((p, N_ETA)))
     sysm = build_system(
         ip,
         ("iv", "subcutaneous"),
@@ -166,7 +166,7 @@ def test_compartmental_columns_conserve_mass_with_sinks():
     from ketsim.pk import parameters as prm
 
     rng = np.random.default_rng(3)
-    ip = individual_parameters(Covariates.typical(3), eta=rng.standard_normal((3, 4)))
+    ip = individual_parameters(Covariates.typical(3), eta=rng.standard_normal((3, N_ETA)))
     sysm = build_system(ip, ("iv",), ("oral", "intranasal"), with_sinks=True)
     s = sysm.states
     w = np.zeros(len(s))  # ketamine-equivalent weights

@@ -22,7 +22,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from ketsim.pk import parameters as prm
-from ketsim.pk.model import Covariates, build_system, individual_parameters
+from ketsim.pk.model import N_ETA, Covariates, build_system, individual_parameters
 from ketsim.pk.propagate import DosingPlan, Propagator
 
 REL = 1e-10
@@ -104,7 +104,7 @@ def test_full_model_matches_ode(seed, with_sinks, grid):
     rng = np.random.default_rng(seed)
     p = 3
     cov = _random_covariates(rng, p)
-    ip = individual_parameters(cov, "noppers2011", eta=rng.standard_normal((p, 4)))
+    ip = individual_parameters(cov, "noppers2011", eta=rng.standard_normal((p, N_ETA)))
     system = build_system(ip, INFUSION, BOLUS, with_sinks=with_sinks)
     plan = _random_plan(rng, p, len(INFUSION), len(BOLUS))
     if grid == "regular":
@@ -125,7 +125,11 @@ def test_simons_set_and_r_enantiomer_match_ode(enantiomer, racemic):
     p = 2
     cov = _random_covariates(rng, p)
     ip = individual_parameters(
-        cov, "simons2022", eta=rng.standard_normal((p, 4)), enantiomer=enantiomer, racemic=racemic
+        cov,
+        "simons2022",
+        eta=rng.standard_normal((p, N_ETA)),
+        enantiomer=enantiomer,
+        racemic=racemic,
     )
     system = build_system(ip, ("iv",), ("oral", "intranasal"), with_sinks=False)
     plan = _random_plan(rng, p, 1, 2, n_events=5, horizon=30.0)
@@ -139,7 +143,7 @@ def test_outputs_at_event_times_include_the_event():
     """Outputs requested exactly at event times match the post-jump ODE state (right-continuity)."""
     rng = np.random.default_rng(7)
     p = 2
-    ip = individual_parameters(Covariates.typical(p), eta=rng.standard_normal((p, 4)))
+    ip = individual_parameters(Covariates.typical(p), eta=rng.standard_normal((p, N_ETA)))
     system = build_system(ip, ("iv",), ("iv", "oral"), with_sinks=True)
     plan = _random_plan(rng, p, 1, 2, n_events=6, horizon=20.0)
     plan.boluses[:, :, 0] = 10.0  # an IV bolus at every event: a visible jump at each

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from ketsim.pk import parameters as prm
-from ketsim.pk.model import Covariates, PKSwitches, build_system, individual_parameters
+from ketsim.pk.model import N_ETA, Covariates, PKSwitches, build_system, individual_parameters
 from ketsim.pk.propagate import DosingPlan, Propagator
 
 INFUSION = ("iv", "subcutaneous")
@@ -37,7 +37,7 @@ def _system(with_sinks=True, seed=2024):
         female=np.array([True, False, False]),
         cyp2b6_activity=np.array([1.0, 0.5, 0.17]),
     )
-    ip = individual_parameters(cov, "noppers2011", eta=rng.standard_normal((P, 4)))
+    ip = individual_parameters(cov, "noppers2011", eta=rng.standard_normal((P, N_ETA)))
     return build_system(ip, INFUSION, BOLUS, with_sinks=with_sinks)
 
 

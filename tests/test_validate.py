@@ -689,13 +689,7 @@ def test_format_table_lists_every_check():
 
 # -- the published library (slow) ----------------------------------------------------------------
 #: checks of the published library that the default model fails, with the reason (reported)
-KNOWN_FAILURES = {
-    ("huge2010-intranasal", "cmax_between_patient_sd"): "the model's IIV gives a between-patient "
-    "SD of intranasal Cmax of ~2.5 ng/mL against 5.9 published (IIV only on CL, V1, CL_NK and "
-    "the metabolite transit time; none on nasal absorption)",
-    ("huge2010-intranasal", "tmax_between_patient_sd"): "the model's Tmax SD is ~1.7 min against "
-    "6.3 published (one fixed nasal ka and fraction for everyone)",
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 SLOW_REPLICATES = 4000
 
 

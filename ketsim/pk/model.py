@@ -50,7 +50,10 @@ BOLUS_ROUTES = ("iv", "oral", "sublingual", "intranasal", "subcutaneous", "intra
 CORE_STATES = ("K1", "K2", "K3", "T1", "T2", "N1", "N2", "EF", "ES")
 OUTPUTS = ("ketamine", "norketamine", "ce_fast", "ce_slow")
 AUC_OUTPUTS = ("auc_ketamine", "auc_norketamine")
-N_ETA = 4  # eta columns: CL, V1, CL_NK, MTT
+#: eta columns: CL, V1, CL_NK, MTT, then absorption rate and mucosal fraction of the
+#: extravascular route (one pair per patient, scaled by each route's own CV).
+N_ETA = 6
+ETA_KA, ETA_F_MUCOSAL = 4, 5
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,9 @@ class PKSwitches:
     cyp2b6_effect : ``"in_vitro"`` applies the diplotype activities derived from Li 2013;
         ``"null"`` sets every diplotype to full activity (Rao 2016 found no in-vivo effect).
     r_inhibits_s : in the racemate, R-ketamine lowers S-ketamine clearance by 30% (Ihmsen 2001, L).
-    iiv : log-normal between-patient variability on CL, V1, CL_NK and MTT.
+    iiv : between-patient variability on CL, V1, CL_NK and MTT (log-normal) and on the absorption
+        rate and mucosal fraction of routes with a known CV (intranasal: ka CV 61.5%,
+        Perez-Ruixo 2021).
     intranasal : ``"huge2010"`` (nasal fraction calibrated to Huge 2010's Cmax) or
         ``"perez_ruixo2021"`` (nasal fraction 0.54 per spray).
     """
@@ -164,8 +169,8 @@ def individual_parameters(
     covariates : patients' covariates.
     parameter_set : a key of :data:`ketsim.pk.parameters.PARAMETER_SETS`.
     switches : PK switches; defaults to :class:`PKSwitches()`.
-    eta : ``(P, 4)`` standard-normal deviates for CL, V1, CL_NK and MTT (ignored when
-        ``switches.iiv`` is off; ``None`` gives typical values).
+    eta : ``(P, 6)`` standard-normal deviates for CL, V1, CL_NK, MTT, the absorption rate and the
+        mucosal fraction (ignored when ``switches.iiv`` is off; ``None`` gives typical values).
     enantiomer, racemic : which system; R-ketamine clears at 0.944 × S (Hasan 2021), and with
         ``r_inhibits_s`` S-ketamine given as racemate clears 30% slower (Ihmsen 2001, L).
 
@@ -206,6 +211,7 @@ def individual_parameters(
     f_gut = 1.0 / (1.0 + kg * cov.cyp3a_gut_mult)
 
     mtt = ps.mtt_h * _lognormal(eta, 3, ps.cv_mtt, p)
+    routes = {**prm.ROUTES, "intranasal": prm.ROUTE_ALTERNATIVES["intranasal"][sw.intranasal]}
     cln = ps.cln * allo_cl * sex * _lognormal(eta, 2, ps.cv_cln, p) * cov.nk_clearance_mult
     return IndividualPK(
         v1=ps.v1 * allo_v * _lognormal(eta, 1, ps.cv_v1, p),
@@ -226,12 +232,38 @@ def individual_parameters(
         f_gut=f_gut,
         extra={
             "f_abs_oral": hp.f_abs_oral,
-            "routes": {
-                **prm.ROUTES,
-                "intranasal": prm.ROUTE_ALTERNATIVES["intranasal"][sw.intranasal],
-            },
+            "routes": routes,
+            "absorption": {r: _absorption(rp, eta, p) for r, rp in routes.items()},
         },
     )
+
+
+@dataclass(frozen=True)
+class Absorption:
+    """One patient-array of absorption parameters of an extravascular route."""
+
+    ka_per_h: np.ndarray
+    f_mucosal: np.ndarray
+    f_swallowed: np.ndarray
+
+
+def _absorption(rp: prm.RouteParameters, eta: np.ndarray | None, p: int) -> Absorption:
+    """Individual absorption of a route: log-normal ka, logit-normal mucosal fraction.
+
+    The logit-normal keeps the fraction inside (0, 1); its logit SD is chosen so that the CV is
+    ``cv_f_mucosal`` to first order at the typical value (delta method: CV = sd * (1 - f)).
+    """
+    ka = rp.ka_per_h * _lognormal(eta, ETA_KA, rp.cv_ka, p)
+    f = np.full(p, rp.f_mucosal)
+    if eta is not None and rp.cv_f_mucosal > 0 and 0.0 < rp.f_mucosal < 1.0:
+        sd = rp.cv_f_mucosal / (1.0 - rp.f_mucosal)
+        logit = np.log(rp.f_mucosal / (1.0 - rp.f_mucosal)) + sd * eta[:, ETA_F_MUCOSAL]
+        f = 1.0 / (1.0 + np.exp(-logit))
+    # what is not absorbed through the mucosa is swallowed in the route's typical proportion
+    swallowed = (
+        rp.f_swallowed * (1.0 - f) / (1.0 - rp.f_mucosal) if rp.f_mucosal < 1.0 else np.zeros(p)
+    )
+    return Absorption(ka, f, np.broadcast_to(swallowed, (p,)).copy())
 
 
 @dataclass
@@ -341,9 +373,19 @@ def build_system(
         A[:, s["T1"], s["GUT"]] += ka * (1.0 - fsys) * ip.fm * mw
         if with_sinks:
             A[:, s["SK"], s["GUT"]] += ka * (1.0 - fsys) * (1.0 - ip.fm)
+    absorption = ip.extra.get("absorption", {})
+
+    def absorbed(route: str) -> Absorption:
+        if route in absorption:
+            return absorption[route]
+        rp = route_params[route]
+        return Absorption(
+            np.full(p, rp.ka_per_h), np.full(p, rp.f_mucosal), np.full(p, rp.f_swallowed)
+        )
+
     for r, d in _DEPOT.items():
         if d in s:
-            flow(d, "K1", np.full(p, route_params[r].ka_per_h))
+            flow(d, "K1", absorbed(r).ka_per_h)
 
     def input_vector(route: str) -> np.ndarray:
         """Where 1 mg given by ``route`` lands (the rest is never absorbed)."""
@@ -351,11 +393,11 @@ def build_system(
         if route == "iv":
             v[:, s["K1"]] = 1.0
             return v
-        rp = route_params[route]
+        ab = absorbed(route)
         if route != "oral":
-            v[:, s[_DEPOT[route]]] = rp.f_mucosal
-        if rp.f_swallowed > 0:
-            v[:, s["GUT"]] = rp.f_swallowed * ip.extra["f_abs_oral"]
+            v[:, s[_DEPOT[route]]] = ab.f_mucosal
+        if route_params[route].f_swallowed > 0:
+            v[:, s["GUT"]] = ab.f_swallowed * ip.extra["f_abs_oral"]
         return v
 
     B = (

@@ -305,6 +305,11 @@ class RouteParameters:
     ``f_mucosal`` is the fraction of the dose absorbed directly into the systemic circulation with
     rate ``ka_per_h``; ``f_swallowed`` is the fraction that is swallowed and then follows the oral
     route (gut wall and liver first pass, presystemic norketamine). The rest is lost.
+
+    ``cv_ka`` and ``cv_f_mucosal`` are the between-patient variability (CV) of the absorption rate
+    (log-normal) and of the mucosal fraction (logit-normal, with the same CV at the typical value);
+    0 means none is known. A patient who absorbs more through the mucosa swallows correspondingly
+    less: the swallowed fraction scales with ``1 - f_mucosal``.
     """
 
     name: str
@@ -312,6 +317,8 @@ class RouteParameters:
     ka_per_h: float
     f_swallowed: float
     source: str
+    cv_ka: float = 0.0
+    cv_f_mucosal: float = 0.0
 
 
 ROUTES: dict[str, RouteParameters] = {
@@ -332,13 +339,21 @@ ROUTES: dict[str, RouteParameters] = {
     # 5.9 ng/mL at 10 ± 6 min): 0.247 gives 27.7 ng/mL at 10 min in the typical 70-kg man (total F
     # 0.31). Perez-Ruixo's 0.54 per spray gives 57 ng/mL with this arterial disposition model;
     # racemic IN F 11-17% (Pharmacotherapy 2022) supports a lower value.
+    # IIV of ka: calibrated (L) to Huge 2010's between-patient SDs (Cmax 5.9 ng/mL, Tmax 6.3 min,
+    # n = 8; MODEL.md §4): CV 0.40 minimises the summed squared z of both SDs over CV 0.2-0.615
+    # (Cmax SD 7.1, Tmax SD 3.4 min; 500 replicate studies). Perez-Ruixo's 61.5% (H, Spravato
+    # device, 820 subjects) gives Cmax SD 10.3 ng/mL, 2.8 SE above Huge's, and is kept in the
+    # "perez_ruixo2021" alternative. A ka-only IIV cannot match both SDs: more Tmax spread
+    # means more Cmax spread in this model.
     # Switch: PKSwitches.intranasal.
     "intranasal": RouteParameters(
         "intranasal",
         0.247,
         2.93,
         1.0 - 0.247,
-        "nasal fraction calibrated to Huge 2010 Cmax (L); ka 2.93/h Perez-Ruixo 2021 (H)",
+        "nasal fraction and ka IIV calibrated to Huge 2010 Cmax and SDs (L); ka 2.93/h "
+        "Perez-Ruixo 2021 (H)",
+        cv_ka=0.40,  # calibrated to Huge 2010 SDs of Cmax and Tmax (L); see above
     ),
     # Subcutaneous: no formal study; F ~0.9, ka 1-2/h (MODEL.md §2, L).
     "subcutaneous": RouteParameters("subcutaneous", 0.90, 1.5, 0.0, "MODEL.md §2 assumption (L)"),
@@ -355,7 +370,12 @@ ROUTE_ALTERNATIVES: dict[str, dict[str, RouteParameters]] = {
         "huge2010": ROUTES["intranasal"],
         # Perez-Ruixo 2021 Clin Pharmacokinet 60:501 (H): FRn 0.54 per spray, ka_n 2.93/h
         "perez_ruixo2021": RouteParameters(
-            "intranasal", 0.54, 2.93, 0.46, "Perez-Ruixo 2021: FRn 0.54, ka 2.93/h (H)"
+            "intranasal",
+            0.54,
+            2.93,
+            0.46,
+            "Perez-Ruixo 2021: FRn 0.54, ka 2.93/h (H)",
+            cv_ka=0.615,  # Perez-Ruixo 2021: IIV of ka_n 61.5% (H)
         ),
     },
 }
