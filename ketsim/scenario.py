@@ -183,10 +183,10 @@ class RegimenSpec(_Frozen):
 class Distribution(_Frozen):
     """A normal distribution truncated to [min, max]."""
 
-    mean: float
-    sd: float = Field(ge=0)
-    min: float
-    max: float
+    mean: float = Field(description="mean before truncation")
+    sd: float = Field(ge=0, description="SD before truncation (0: everyone at the mean)")
+    min: float = Field(description="lower truncation bound")
+    max: float = Field(description="upper truncation bound")
 
     @model_validator(mode="after")
     def _order(self) -> Distribution:
@@ -198,10 +198,10 @@ class Distribution(_Frozen):
 class LogNormalSpec(_Frozen):
     """A log-normal distribution (median, SD of the log) truncated to [min, max]."""
 
-    median: float = Field(gt=0)
-    sd_log: float = Field(ge=0)
-    min: float = Field(gt=0)
-    max: float
+    median: float = Field(gt=0, description="median before truncation")
+    sd_log: float = Field(ge=0, description="SD of the natural log (0: everyone at the median)")
+    min: float = Field(gt=0, description="lower truncation bound")
+    max: float = Field(description="upper truncation bound")
 
     @model_validator(mode="after")
     def _order(self) -> LogNormalSpec:
@@ -215,8 +215,8 @@ class LogNormalSpec(_Frozen):
 class BetaSpec(_Frozen):
     """A beta distribution on [0, 1] given by its mean and SD (sd = 0: everyone at the mean)."""
 
-    mean: float = Field(gt=0, lt=1)
-    sd: float = Field(ge=0)
+    mean: float = Field(gt=0, lt=1, description="mean, in (0, 1)")
+    sd: float = Field(ge=0, description="SD, below sqrt(mean (1 - mean)); 0: everyone at the mean")
 
     @model_validator(mode="after")
     def _feasible(self) -> BetaSpec:
@@ -414,7 +414,11 @@ ArmRegimen = Annotated[TitratedRegimenSpec, BeforeValidator(_shorthand)]
 class ArmSpec(_Frozen):
     """One arm of a trial: who gets what, and how it is blinded."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=40)
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        max_length=40,
+        description="arm label, used in tables, analyses (control, compare) and reports",
+    )
     n: int | None = Field(
         None,
         ge=1,
@@ -433,7 +437,11 @@ class ArmSpec(_Frozen):
     regimens: list[ArmRegimen] = Field(
         min_length=1, description="dosing schedule (placebo arms: the schedule of the dummy)"
     )
-    blinding: Literal["double_blind", "open_label"] = "double_blind"
+    blinding: Literal["double_blind", "open_label"] = Field(
+        "double_blind",
+        description="double_blind: patients start at the allocation prior of being on drug; "
+        "open_label: they know their treatment (placebo response follows belief)",
+    )
 
 
 class ScreeningSpec(_Frozen):
@@ -452,7 +460,9 @@ class TrialSpec(_Frozen):
     baseline_days: int = Field(7, ge=1, le=56, description="diary days before treatment")
     start_hour: float = Field(8.0, ge=0, lt=24, description="clock hour of t = 0")
     diary_hour: float = Field(20.0, ge=0, lt=24, description="clock hour of the daily NRS")
-    screening: ScreeningSpec = ScreeningSpec()
+    screening: ScreeningSpec = Field(
+        ScreeningSpec(), description="entry by a noisy screening score (regression to the mean)"
+    )
 
 
 STRATIFIERS = ("sex", "cyp2b6", "sensitization", "depression", "baseline_pain")
@@ -542,16 +552,26 @@ class DesignSpec(_Frozen):
         description="parallel groups; crossover (``crossover:``); enriched-enrolment randomised "
         "withdrawal (``enrichment:``)",
     )
-    randomisation: RandomisationSpec = RandomisationSpec()
-    recruitment: RecruitmentSpec = RecruitmentSpec()
+    randomisation: RandomisationSpec = Field(
+        RandomisationSpec(), description="allocation method, strata and blocks"
+    )
+    recruitment: RecruitmentSpec = Field(
+        RecruitmentSpec(), description="enrolment over calendar time"
+    )
     diary_weeks: list[int] | None = Field(
         None,
         description="weeks (from the first dose) with a daily diary; None: every week. Baseline "
         "days are always kept",
     )
-    crossover: CrossoverSpec | None = None
-    enrichment: EnrichmentSpec | None = None
-    extension: ExtensionSpec | None = None
+    crossover: CrossoverSpec | None = Field(
+        None, description="sequences, periods and washout (type: crossover only)"
+    )
+    enrichment: EnrichmentSpec | None = Field(
+        None, description="open-label run-in and randomised withdrawal (type: enrichment only)"
+    )
+    extension: ExtensionSpec | None = Field(
+        None, description="open-label ketamine for everyone after the randomised phase (parallel)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> DesignSpec:
@@ -592,7 +612,11 @@ class EndpointSpec(_Frozen):
     12 weeks after the infusion?".
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=60)
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        max_length=60,
+        description="endpoint label, referred to by analyses[].endpoint",
+    )
     type: Literal[ENDPOINT_TYPES] = Field(description="what is measured")  # type: ignore[valid-type]
     week: int | None = Field(
         None,
@@ -681,7 +705,9 @@ class AnalysisSpec(_Frozen):
     )
     control: str | None = Field(None, description="control arm (default: the first placebo arm)")
     compare: list[str] | None = Field(None, description="arms compared with control (default all)")
-    multiplicity: Literal["none", "holm", "hochberg", "bonferroni", "dunnett"] = "none"
+    multiplicity: Literal["none", "holm", "hochberg", "bonferroni", "dunnett"] = Field(
+        "none", description="adjustment of the p-values across this analysis' comparisons"
+    )
     covariance: Literal["unstructured", "ar1", "compound_symmetry"] = Field(
         "unstructured", description="mmrm covariance across visits"
     )
@@ -860,7 +886,11 @@ class ExpectedSpec(_Frozen):
             source: "Abstract: end of week 1, ketamine 2.68 ± 0.51 (mean ± SEM)"
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        max_length=80,
+        description="check label in the validation table",
+    )
     quantity: Literal[EXPECTED_QUANTITIES] = Field(  # type: ignore[valid-type]
         description="what is computed: " + ", ".join(EXPECTED_QUANTITIES)
     )
@@ -940,7 +970,7 @@ class ExpectedSpec(_Frozen):
     )
     tolerance: ToleranceSpec | None = Field(None, description="acceptance (relation: within)")
     source: str = Field(min_length=1, description="where in the paper the number is")
-    note: str = ""
+    note: str = Field("", description="free text shown with the check (assumptions, caveats)")
 
     @model_validator(mode="after")
     def _consistent(self) -> ExpectedSpec:
@@ -1102,30 +1132,45 @@ class Scenario(_Frozen):
     """A ketsim scenario: a population PK run (``regimens``) and/or a trial (``arms``)."""
 
     schema_version: Literal[0] = Field(0, description="scenario schema version")
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
-    description: str = ""
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        max_length=80,
+        description="scenario label: names run directories and report titles",
+    )
+    description: str = Field("", description="free text: the question the scenario asks")
     reference: str | None = Field(None, description="citation of the trial a scenario encodes")
-    drug: Literal["S-ketamine", "racemic"] = "S-ketamine"
+    drug: Literal["S-ketamine", "racemic"] = Field(
+        "S-ketamine",
+        description="S-ketamine, or the racemate (R and S in parallel, half of every dose each)",
+    )
     parameter_set: Literal[tuple(PARAMETER_SETS)] = Field(  # type: ignore[valid-type]
         "noppers2011", description="PK parameter set (Noppers 2011 or Simons 2022)"
     )
-    population: PopulationSpec = PopulationSpec()
+    population: PopulationSpec = Field(
+        PopulationSpec(), description="who the patients are (indication defaults)"
+    )
     regimens: list[RegimenSpec] | None = Field(
         None, min_length=1, description="dosing for a population PK run (``ketsim pk``)"
     )
     arms: list[ArmSpec] | None = Field(
         None, min_length=1, description="trial arms (``ketsim simulate``)"
     )
-    trial: TrialSpec = TrialSpec()
-    design: DesignSpec = DesignSpec()
+    trial: TrialSpec = Field(TrialSpec(), description="trial calendar, diary and screening")
+    design: DesignSpec = Field(DesignSpec(), description="allocation, recruitment, design type")
     endpoints: list[EndpointSpec] = Field([], description="endpoints computed per patient")
     analyses: list[AnalysisSpec] = Field([], description="analyses run on each replicate trial")
-    statistics: StatisticsSpec = StatisticsSpec()
-    switches: SwitchesSpec = SwitchesSpec()
+    statistics: StatisticsSpec = Field(
+        StatisticsSpec(), description="default alpha and sides of the analyses"
+    )
+    switches: SwitchesSpec = Field(
+        SwitchesSpec(), description="uncertain model assumptions (MODEL.md), each a switch"
+    )
     pd: Annotated[dict[str, float], AfterValidator(_pd_overrides)] = Field(
         {}, description="overrides of PD parameters (ketsim.pd.parameters.PDParameters)"
     )
-    output: OutputSpec = OutputSpec()
+    output: OutputSpec = Field(
+        OutputSpec(), description="concentration output grid of PK runs (``ketsim pk``)"
+    )
     seed: int | None = Field(None, ge=0, description="root seed; recorded when auto-generated")
     sweep: SweepSpec | None = Field(
         None,
