@@ -36,6 +36,10 @@ _API: dict[str, str] = {
     "load_run": "ketsim.report",
     "write_report": "ketsim.report",
     "validate_scenario": "ketsim.validate",
+    # interchange with pharmacometric tools
+    "to_nonmem": "ketsim.interchange",
+    "write_nonmem": "ketsim.interchange",
+    "read_dosing": "ketsim.interchange",
 }
 
 __all__ = ["__version__", *sorted(_API)]

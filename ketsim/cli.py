@@ -655,6 +655,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_validate_parser(sub)
 
+    from ketsim.interchange import add_interchange_parsers
+
+    add_interchange_parsers(sub)
+
     rp = sub.add_parser("report", help="(re)write the HTML report of a power or sweep run")
     rp.add_argument("run_dir")
     rp.add_argument("--out", help="output file (default RUN_DIR/report.html)")

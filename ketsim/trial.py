@@ -40,11 +40,12 @@ from ketsim.pk.propagate import Propagator
 from ketsim.pk.simulate import pk_switches
 from ketsim.population import Population, sample_populations
 from ketsim.regimen import ArmSchedule, check_times, compile_arm, routes_used
-from ketsim.scenario import Scenario
+from ketsim.scenario import BOLUS_ROUTES, INFUSION_ROUTES, Scenario
 from ketsim.seeds import new_entropy, streams
 
 __all__ = [
     "STRATA",
+    "DoseRecorder",
     "TrialArrays",
     "TrialModel",
     "TrialResult",
@@ -315,7 +316,25 @@ class TrialArrays:
 
 @dataclass
 class TrialResult:
-    """Tables of one simulated trial batch (tidy, one row per observation)."""
+    """Tables of one simulated trial batch (tidy, one row per observation).
+
+    ``doses``, ``concentrations`` and ``population`` are filled only when the trial was simulated
+    with ``record_doses=True`` (:class:`DoseRecorder`); otherwise they are None.
+
+    Attributes
+    ----------
+    doses : one row per administration as given: ``replicate, patient, route`` (scenario route
+        name), ``kind`` (``infusion``/``bolus``), ``start_h``, ``end_h`` (infusions; NaN for
+        boluses), ``rate_mg_h`` (infusions; NaN for boluses) and ``amount_mg`` (infusions: rate x
+        duration), in whole-drug mg (a racemate's two enantiomers together). An infusion row is
+        one interval of constant rate; titration steps start new rows.
+    concentrations : one row per patient and model time (every event and diary time the model
+        stepped through): ``replicate, patient, time_h, treatment`` (of the segment in force),
+        ``s_ketamine_ng_ml``, ``s_norketamine_ng_ml`` (and ``r_ketamine_ng_ml``,
+        ``r_norketamine_ng_ml`` for the racemate): plasma concentrations just after the doses due
+        at ``time_h`` (right-continuous, as :meth:`ketsim.pk.propagate.Propagator.run`).
+    population : the batch's patients (covariates and PK etas), rows as in ``patients``.
+    """
 
     scenario: Scenario
     entropy: int
@@ -325,6 +344,9 @@ class TrialResult:
     events: pd.DataFrame
     timings_s: dict = field(default_factory=dict)
     arrays: TrialArrays | None = None
+    doses: pd.DataFrame | None = None
+    concentrations: pd.DataFrame | None = None
+    population: Population | None = None
 
     def weekly(self) -> pd.DataFrame:
         """Mean NRS per replicate, arm and week (week 0 = baseline; missing days skipped)."""
@@ -358,6 +380,135 @@ class TrialResult:
         return pd.DataFrame(rows)
 
 
+class DoseRecorder:
+    """Doses as administered and plasma concentrations of a :class:`TrialModel` (opt-in).
+
+    The model calls :meth:`infusions` and :meth:`boluses` with the PK inputs of each interval,
+    after titration, discontinuation, dropout and drug/placebo gating (per-enantiomer mg and mg/h,
+    as the PK systems take them), and :meth:`observe` after the inputs of each model time are set.
+    Infusion rates are kept per patient and route column as (rate, since); a change closes the
+    running interval, so a row of :meth:`doses` is one interval of constant rate however many
+    events the model stepped through inside it.
+    """
+
+    def __init__(self, m: TrialModel) -> None:
+        self.m = m
+        n, n_inf = m.n, len(m.routes[0])
+        self.rate = np.zeros((n, n_inf))
+        self.since = np.zeros((n, n_inf))
+        self._inf: list[tuple[np.ndarray, ...]] = []  # (patient, column, start, end, rate)
+        self._bol: list[tuple[np.ndarray, ...]] = []  # (patient, column, time, amount)
+        self._times: list[float] = []
+        self._conc: list[dict[str, np.ndarray]] = []
+        self._trt: list[np.ndarray] = []
+
+    def infusions(self, t: float, rates: np.ndarray) -> None:
+        """Rates ``(P, n_inf)`` in force from ``t`` on."""
+        changed = rates != self.rate
+        if not changed.any():
+            return
+        p, c = np.nonzero(changed & (self.rate > 0))
+        if p.size:
+            self._inf.append((p, c, self.since[p, c], np.full(p.size, t), self.rate[p, c]))
+        self.since[changed] = t
+        self.rate[changed] = rates[changed]
+
+    def boluses(self, t: float, amounts: np.ndarray) -> None:
+        """Amounts ``(P, n_bolus)`` given at ``t``."""
+        p, c = np.nonzero(amounts > 0)
+        if p.size:
+            self._bol.append((p, c, np.full(p.size, t), amounts[p, c]))
+
+    def observe(self, t: float) -> None:
+        """Concentrations after the inputs at ``t`` (a bolus at ``t`` is included)."""
+        m = self.m
+        y = m._outputs()  # fresh outputs of the post-input state (the model's y is pre-input)
+        obs = {"s_ketamine_ng_ml": y["cp"], "s_norketamine_ng_ml": y["nk"]}
+        if "cp_r" in y:
+            obs["r_ketamine_ng_ml"], obs["r_norketamine_ng_ml"] = y["cp_r"], y["nk_r"]
+        self._times.append(t)
+        self._conc.append({k: v.copy() for k, v in obs.items()})
+        # treatment of the segment in force: 0 ketamine, 1 placebo, 2 active placebo
+        self._trt.append(np.where(m.drug, 0, np.where(m.active_placebo, 2, 1)))
+
+    def doses(self) -> pd.DataFrame:
+        """Every administration, whole drug (see :attr:`TrialResult.doses`)."""
+        m = self.m
+        frac = 0.5 if m.racemic else 1.0
+        inf_names = {v: k for k, v in INFUSION_ROUTES.items()}
+        bol_names = {v: k for k, v in BOLUS_ROUTES.items()}
+        parts = list(self._inf)
+        # infusions still running when the model stopped end at its last time
+        t_end = float(m.times[-1])
+        p, c = np.nonzero((self.rate > 0) & (self.since < t_end))
+        if p.size:
+            parts.append((p, c, self.since[p, c], np.full(p.size, t_end), self.rate[p, c]))
+        frames = []
+        if parts:
+            p, c, t0, t1, r = (np.concatenate(x) for x in zip(*parts, strict=True))
+            rate = r / frac  # per-enantiomer rates back to the whole drug (exact: frac is 0.5)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "replicate": m.replicate[p],
+                        "patient": m.patient[p],
+                        "route": np.asarray([inf_names[x] for x in m.routes[0]], object)[c],
+                        "kind": "infusion",
+                        "start_h": t0,
+                        "end_h": t1,
+                        "rate_mg_h": rate,
+                        "amount_mg": rate * (t1 - t0),
+                    }
+                )
+            )
+        if self._bol:
+            p, c, t, a = (np.concatenate(x) for x in zip(*self._bol, strict=True))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "replicate": m.replicate[p],
+                        "patient": m.patient[p],
+                        "route": np.asarray([bol_names[x] for x in m.routes[1]], object)[c],
+                        "kind": "bolus",
+                        "start_h": t,
+                        "end_h": np.nan,
+                        "rate_mg_h": np.nan,
+                        "amount_mg": a / frac,
+                    }
+                )
+            )
+        if not frames:
+            return pd.DataFrame(
+                {
+                    "replicate": np.zeros(0, int),
+                    "patient": np.zeros(0, int),
+                    "route": np.zeros(0, object),
+                    "kind": np.zeros(0, object),
+                    **{k: np.zeros(0) for k in ("start_h", "end_h", "rate_mg_h", "amount_mg")},
+                }
+            )
+        df = pd.concat(frames, ignore_index=True)
+        return df.sort_values(
+            ["replicate", "patient", "start_h", "kind", "route"], kind="stable"
+        ).reset_index(drop=True)
+
+    def concentrations(self) -> pd.DataFrame:
+        """Plasma concentrations at every model time (see :attr:`TrialResult.concentrations`)."""
+        m = self.m
+        t = np.asarray(self._times)
+        n_t = t.size
+        out = {
+            "replicate": np.repeat(m.replicate, n_t),
+            "patient": np.repeat(m.patient, n_t),
+            "time_h": np.tile(t, m.n),
+        }
+        trt = np.stack(self._trt, axis=1) if n_t else np.zeros((m.n, 0), int)
+        out["treatment"] = pd.Categorical.from_codes(trt.ravel(), categories=list(TREATMENTS))
+        for k in self._conc[0] if self._conc else ():
+            out[k] = np.stack([c[k] for c in self._conc], axis=1).ravel()
+        return pd.DataFrame(out)
+
+
 class TrialModel(mesa.Model):
     """A trial of ``scenario`` for one or more replicates, stepped event to event.
 
@@ -368,6 +519,8 @@ class TrialModel(mesa.Model):
     replicates : replicate indices simulated together in one batch.
     with_agents : create one :class:`~ketsim.agents.PatientAgent` per patient (views on the
         arrays; the Monte Carlo engine turns them off).
+    record_doses : record the doses as administered and the plasma concentrations at every model
+        time (:class:`DoseRecorder`; off by default: the Monte Carlo engine does not need them).
     """
 
     #: skip the PK of patients whose group never gives ketamine (exactly zero; tests turn it off)
@@ -379,6 +532,7 @@ class TrialModel(mesa.Model):
         entropy: int,
         replicates: tuple[int, ...] | list[int] = (0,),
         with_agents: bool = True,
+        record_doses: bool = False,
     ) -> None:
         # mesa's own generators are unused (all draws come from the seed tree); fix its seed so
         # that nothing depends on the global state.
@@ -390,6 +544,8 @@ class TrialModel(mesa.Model):
         self.replicates = tuple(int(r) for r in replicates)
         self.params = resolve_pd(scenario.pd)
         self._setup()
+        # None when off: the step tests one attribute and does nothing else
+        self.recorder: DoseRecorder | None = DoseRecorder(self) if record_doses else None
         self.events_log: list[tuple[np.ndarray, ...]] = []
         self.k = 0  # index of the next event
         self.time_h = float(self.times[0])
@@ -878,6 +1034,8 @@ class TrialModel(mesa.Model):
             if d % 7 == 6:
                 self._weekly_dropout(d // 7, t)
         self._set_inputs(k, t)
+        if self.recorder is not None:
+            self.recorder.observe(t)
         self.k += 1
         if self.k >= self.times.size:
             self.running = False
@@ -1029,6 +1187,8 @@ class TrialModel(mesa.Model):
         if np.any(end):
             self._course_end(np.flatnonzero(end), t)
         self.prev_rates = rates
+        if self.recorder is not None:
+            self.recorder.infusions(t, rates)
         bol = self._boluses_at(k)
         rows = self.pk_rows
         for e, p in self.props.items():
@@ -1041,6 +1201,8 @@ class TrialModel(mesa.Model):
                 dosed = amounts.sum(axis=1) > 0
                 if e == "S":
                     self._log(dosed, "dose_mg", amounts.sum(axis=1))
+                    if self.recorder is not None:
+                        self.recorder.boluses(t, amounts)
             self.z[e] = z
 
     def _course_end(self, ids: np.ndarray, t: float) -> None:
@@ -1244,6 +1406,10 @@ def _tables(m: TrialModel) -> TrialResult:
         ev = pd.DataFrame(columns=["replicate", "patient", "arm", "time_h", "event", "value"])
     res = TrialResult(sc, m.entropy, m.replicates, patients, diary_df, ev)
     res.arrays = ta
+    if m.recorder is not None:
+        res.doses = m.recorder.doses()
+        res.concentrations = m.recorder.concentrations()
+        res.population = m.pop
     return res
 
 
@@ -1252,15 +1418,20 @@ def simulate_trial(
     seed: int | None = None,
     replicates: tuple[int, ...] | list[int] = (0,),
     with_agents: bool = False,
+    record_doses: bool = False,
 ) -> TrialResult:
     """Simulate replicate trials of a scenario and return their tables.
 
     The seed is taken from the argument, else the scenario, else drawn fresh (and recorded in
-    :attr:`TrialResult.entropy`).
+    :attr:`TrialResult.entropy`). ``record_doses`` adds the administered doses and the plasma
+    concentrations (:attr:`TrialResult.doses`, :attr:`TrialResult.concentrations`); the other
+    tables are the same either way.
     """
     entropy = seed if seed is not None else scenario.seed
     if entropy is None:
         entropy = new_entropy()
-    model = TrialModel(scenario, entropy, replicates, with_agents=with_agents)
+    model = TrialModel(
+        scenario, entropy, replicates, with_agents=with_agents, record_doses=record_doses
+    )
     model.run_model()
     return model.result()

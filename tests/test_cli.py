@@ -112,3 +112,27 @@ def test_simulate_without_arms_is_a_usage_error(capsys):
     rc = main(["simulate", "scenarios/examples/sigtermans_infusion_pk.yaml", "--out", "/tmp/x"])
     assert rc == 2
     assert "arms" in capsys.readouterr().err
+
+
+def test_export_and_import_doses_are_wired(tmp_path, capsys):
+    """``ketsim export`` and ``ketsim import-doses`` through the main parser, round trip of mg."""
+    csv = tmp_path / "sig.csv"
+    sc = ROOT / "scenarios" / "published" / "sigtermans2009.yaml"
+    assert main(["export", str(sc), "--out", str(csv), "--quiet"]) == 0
+    assert csv.is_file() and csv.with_suffix(".json").is_file()
+    data = pd.read_csv(csv, na_values=".")
+    doses = data[data["EVID"] == 1]
+    out = tmp_path / "regimens.yaml"
+    assert main(["import-doses", str(csv), "--out", str(out)]) == 0
+    import yaml
+
+    from ketsim.interchange import read_dosing, total_mg
+
+    per_id = read_dosing(csv)
+    dosed = {i for i, r in per_id.items() if r}
+    assert set(yaml.safe_load(out.read_text())["regimens"]) == dosed == set(doses["ID"])
+    total = sum(total_mg(r) for r in per_id.values())
+    assert total == pytest.approx(doses["AMT"].sum(), rel=1e-12)
+    with pytest.raises(SystemExit) as err:
+        main(["export", str(sc), "--format", "sas"])
+    assert err.value.code == 2
