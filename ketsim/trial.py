@@ -443,40 +443,29 @@ class DoseRecorder:
         p, c = np.nonzero((self.rate > 0) & (self.since < t_end))
         if p.size:
             parts.append((p, c, self.since[p, c], np.full(p.size, t_end), self.rate[p, c]))
+
+        def frame(p, c, names, kind, start, end, rate, amount) -> pd.DataFrame:
+            return pd.DataFrame(
+                {
+                    "replicate": m.replicate[p],
+                    "patient": m.patient[p],
+                    "route": np.asarray([names[x] for x in m.routes[kind == "bolus"]], object)[c],
+                    "kind": kind,
+                    "start_h": start,
+                    "end_h": end,
+                    "rate_mg_h": rate,
+                    "amount_mg": amount,
+                }
+            )
+
         frames = []
         if parts:
             p, c, t0, t1, r = (np.concatenate(x) for x in zip(*parts, strict=True))
             rate = r / frac  # per-enantiomer rates back to the whole drug (exact: frac is 0.5)
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "replicate": m.replicate[p],
-                        "patient": m.patient[p],
-                        "route": np.asarray([inf_names[x] for x in m.routes[0]], object)[c],
-                        "kind": "infusion",
-                        "start_h": t0,
-                        "end_h": t1,
-                        "rate_mg_h": rate,
-                        "amount_mg": rate * (t1 - t0),
-                    }
-                )
-            )
+            frames.append(frame(p, c, inf_names, "infusion", t0, t1, rate, rate * (t1 - t0)))
         if self._bol:
             p, c, t, a = (np.concatenate(x) for x in zip(*self._bol, strict=True))
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "replicate": m.replicate[p],
-                        "patient": m.patient[p],
-                        "route": np.asarray([bol_names[x] for x in m.routes[1]], object)[c],
-                        "kind": "bolus",
-                        "start_h": t,
-                        "end_h": np.nan,
-                        "rate_mg_h": np.nan,
-                        "amount_mg": a / frac,
-                    }
-                )
-            )
+            frames.append(frame(p, c, bol_names, "bolus", t, np.nan, np.nan, a / frac))
         if not frames:
             return pd.DataFrame(
                 {
