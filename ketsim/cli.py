@@ -659,6 +659,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_interchange_parsers(sub)
 
+    from ketsim.explore_cli import add_explore_parser
+
+    add_explore_parser(sub)
+
     rp = sub.add_parser("report", help="(re)write the HTML report of a power or sweep run")
     rp.add_argument("run_dir")
     rp.add_argument("--out", help="output file (default RUN_DIR/report.html)")

@@ -807,6 +807,14 @@ class TrialModel(mesa.Model):
         base = np.repeat(self.pop.baseline_pain[:, None], nb, axis=1)
         return np.concatenate([base, self.mu_diary], axis=1)
 
+    def observed_nrs(self, cols: np.ndarray) -> np.ndarray:
+        """Observed integer NRS ``(P, len(cols))`` (NaN = missed day) in diary columns ``cols``.
+
+        Columns count the baseline days first; a column's value is final once the model has
+        stepped past its diary time (the explorer reads them day by day).
+        """
+        return self._observed(np.asarray(cols))
+
     def _observed(self, cols: np.ndarray, expected: np.ndarray | None = None) -> np.ndarray:
         """Observed NRS (NaN = missing) in diary columns ``cols`` (baseline columns first).
 
