@@ -29,6 +29,16 @@ def _load(path: str):
         return None
 
 
+def load_trial_scenario(path: str | Path, command: str):
+    """The validated scenario of a command that simulates a trial, or None after printing one
+    ``path: problem`` line per problem (including missing ``arms``) to stderr."""
+    sc = _load(str(path))
+    if sc is not None and not sc.arms:
+        _fail([f"arms: required key is missing ('ketsim {command}' runs a trial)"], str(path))
+        return None
+    return sc
+
+
 def _cmd_validate(args) -> int:
     sc = _load(args.file)
     if sc is None:
@@ -125,11 +135,9 @@ def _cmd_simulate(args) -> int:
     from ketsim.io import versions, write_json_atomic, write_parquet_atomic, write_text_atomic
     from ketsim.trial import simulate_trial
 
-    sc = _load(args.file)
+    sc = load_trial_scenario(args.file, "simulate")
     if sc is None:
         return EXIT_USAGE
-    if not sc.arms:
-        return _fail(["arms: required key is missing ('ketsim simulate' runs a trial)"], args.file)
     out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-trial"
     t0 = time.perf_counter()
     try:

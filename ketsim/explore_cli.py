@@ -227,19 +227,9 @@ def cmd_explore(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         print(f"ketsim explore: --port must be in 0-65535 (got {args.port})", file=sys.stderr)
         return EXIT_USAGE
-    from ketsim.scenario import ScenarioError, load_scenario
+    from ketsim.cli import load_trial_scenario
 
-    try:
-        sc = load_scenario(args.file)
-    except ScenarioError as err:
-        for line in err.problems:
-            print(f"{args.file}: {line}", file=sys.stderr)
-        return EXIT_USAGE
-    if not sc.arms:
-        print(
-            f"{args.file}: arms: required key is missing ('ketsim explore' runs a trial)",
-            file=sys.stderr,
-        )
+    if load_trial_scenario(args.file, "explore") is None:
         return EXIT_USAGE
     return serve(args.file, args.host, args.port, open_browser=not args.no_browser)
 

@@ -1141,16 +1141,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         if not src.exists():
             return _err("export", f"{src}: no such file or run directory", EXIT_USAGE)
-        try:
-            sc = load_scenario(src)
-        except ScenarioError as err:
-            for line in err.problems:
-                print(f"{err.source}: {line}", file=sys.stderr)
-            return EXIT_USAGE
-        if not sc.arms:
-            print(
-                f"{src}: arms: required key is missing (export simulates a trial)", file=sys.stderr
-            )
+        from ketsim.cli import load_trial_scenario
+
+        sc = load_trial_scenario(src, "export")
+        if sc is None:
             return EXIT_USAGE
         rep = args.replicate or 0
         out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-nonmem-r{rep}.csv"
