@@ -14,7 +14,7 @@ tested side).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy import special, stats
@@ -53,6 +53,26 @@ class Estimate:
     alternative: str = "two-sided"
     conf_level: float = 0.95
     extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def masked(
+        cls,
+        mask: np.ndarray,
+        *,
+        estimate: np.ndarray,
+        se: np.ndarray,
+        statistic: np.ndarray,
+        df: np.ndarray | float,
+        p_value: np.ndarray,
+        ci_low: np.ndarray,
+        ci_high: np.ndarray,
+        converged: np.ndarray,
+        **meta: Any,
+    ) -> Estimate:
+        """An estimate whose numbers are NaN wherever ``mask`` is False (undefined fits)."""
+        values = (estimate, se, statistic, df, p_value, ci_low, ci_high)
+        e, s, t, d, p, lo, hi = (np.where(mask, v, np.nan) for v in values)
+        return cls(e, s, t, d, p, lo, hi, converged, **meta)
 
     def reject(self, alpha: float) -> np.ndarray:
         """True where ``p_value < alpha`` (NaN p-values never reject)."""
@@ -130,15 +150,15 @@ def wald_estimate(
         stat = np.where(mask, est / np.where(mask, se, 1.0), np.nan)
         p = p_from_t(np.where(mask, stat, 0.0), df_safe, alternative)
         lo, hi = ci_from_t(np.where(mask, est, 0.0), np.where(mask, se, 1.0), df_safe, conf_level)
-    nan = np.nan
-    return Estimate(
-        estimate=np.where(mask, est, nan),
-        se=np.where(mask, se, nan),
+    return Estimate.masked(
+        mask,
+        estimate=est,
+        se=se,
         statistic=stat,
-        df=np.where(mask, df, nan),
-        p_value=np.where(mask, p, nan),
-        ci_low=np.where(mask, lo, nan),
-        ci_high=np.where(mask, hi, nan),
+        df=df,
+        p_value=p,
+        ci_low=lo,
+        ci_high=hi,
         converged=ok_r,
         name=name,
         scale=scale,

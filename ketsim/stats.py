@@ -660,22 +660,22 @@ def mann_whitney(
     zq = special.ndtri(0.5 + conf_level / 2.0)
     with np.errstate(all="ignore"):
         se = (hi - lo) / (2.0 * zq)
-    nan = np.nan
-    return Estimate(
-        estimate=np.where(ok, hl, nan),
-        se=np.where(ok, se, nan),
-        statistic=np.where(ok, U1, nan),
-        df=np.where(ok, np.inf, nan),
-        p_value=np.where(ok, p, nan),
-        ci_low=np.where(ok, lo, nan),
-        ci_high=np.where(ok, hi, nan),
+    return Estimate.masked(
+        ok,
+        estimate=hl,
+        se=se,
+        statistic=U1,
+        df=np.inf,
+        p_value=p,
+        ci_low=lo,
+        ci_high=hi,
         converged=ok,
         name="mann_whitney",
         scale="shift (Hodges-Lehmann)",
         statistic_name="U",
         alternative=alternative,
         conf_level=conf_level,
-        extra={"z": np.where(ok, z_signed, nan), "n1": n1, "n0": n0},
+        extra={"z": np.where(ok, z_signed, np.nan), "n1": n1, "n0": n0},
     )
 
 
@@ -878,15 +878,15 @@ def proportions(
         extra["chi2"] = np.where(chi_ok, chi2, np.nan)
         stat_name = "z"
     converged = valid & np.isfinite(p)
-    nan = np.nan
-    return Estimate(
-        estimate=np.where(valid, d, nan),
-        se=np.where(valid, se, nan),
-        statistic=np.where(valid, stat, nan),
-        df=np.where(valid, np.inf, nan),
-        p_value=np.where(valid, p, nan),
-        ci_low=np.where(valid, ci_lo, nan),
-        ci_high=np.where(valid, ci_hi, nan),
+    return Estimate.masked(
+        valid,
+        estimate=d,
+        se=se,
+        statistic=stat,
+        df=np.inf,
+        p_value=p,
+        ci_low=ci_lo,
+        ci_high=ci_hi,
         converged=converged,
         name=f"proportions_{test}",
         scale="risk difference",
