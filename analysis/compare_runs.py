@@ -4,7 +4,7 @@ Usage::
 
     python analysis/compare_runs.py RUN_A RUN_B [RUN_C ...] [--out compare.html]
 
-Reads each run through ketsim's public API (:func:`ketsim.report.load_run`) and writes one
+Reads each run through ketsim's public API (:func:`ketsim.apps.report.load_run`) and writes one
 self-contained HTML page: the power of every analysis in every run (matched on endpoint, method,
 strategy and comparison, with Monte Carlo SEs and Wilson intervals), the difference in power
 between each run and the first with its Monte Carlo SE (independent runs; with a shared seed the
@@ -28,7 +28,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ketsim.report import load_run
+from ketsim.apps.report import load_run
 
 KEYS = ["endpoint", "method", "strategy", "comparison", "control"]
 

@@ -4,8 +4,8 @@ Usage::
 
     python analysis/figures.py RUN_DIR [--out DIR] [--target 0.8] [--format png|pdf|svg]
 
-Reads the run only through ketsim's public API (:func:`ketsim.report.figures`,
-:func:`ketsim.report.write_report`); writes one file per report panel (``weekly.png``,
+Reads the run only through ketsim's public API (:func:`ketsim.apps.report.figures`,
+:func:`ketsim.apps.report.write_report`); writes one file per report panel (``weekly.png``,
 ``power-curve.png``, ...) and ``report.html`` into ``DIR`` (default ``RUN_DIR/figures``).
 """
 
@@ -21,7 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from ketsim.report import figures, write_report
+from ketsim.apps.report import figures, write_report
 
 
 def main(argv: list[str] | None = None) -> int:

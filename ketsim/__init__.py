@@ -14,32 +14,32 @@ __version__ = "0.1.0"
 #: public name -> module that defines it (imported lazily, on first attribute access)
 _API: dict[str, str] = {
     # scenarios
-    "Scenario": "ketsim.scenario",
-    "ScenarioError": "ketsim.scenario",
-    "load_scenario": "ketsim.scenario",
-    "parse_scenario": "ketsim.scenario",
-    "dump_scenario": "ketsim.scenario",
-    "apply_overrides": "ketsim.scenario",
-    "resize_scenario": "ketsim.montecarlo",
-    "load_sweep": "ketsim.sweep",
+    "Scenario": "ketsim.config.scenario",
+    "ScenarioError": "ketsim.config.scenario",
+    "load_scenario": "ketsim.config.scenario",
+    "parse_scenario": "ketsim.config.scenario",
+    "dump_scenario": "ketsim.config.scenario",
+    "apply_overrides": "ketsim.config.scenario",
+    "resize_scenario": "ketsim.engine.montecarlo",
+    "load_sweep": "ketsim.config.sweep",
     # one simulation
-    "simulate_pk": "ketsim.pk.simulate",
-    "simulate_trial": "ketsim.trial",
-    "TrialModel": "ketsim.trial",
-    "sample_population": "ketsim.population",
+    "simulate_pk": "ketsim.sim.pk_study",
+    "simulate_trial": "ketsim.sim.trial",
+    "TrialModel": "ketsim.sim.trial",
+    "sample_population": "ketsim.sim.population",
     # Monte Carlo
-    "RunOptions": "ketsim.montecarlo",
-    "estimate_power": "ketsim.montecarlo",
-    "estimate_sweep": "ketsim.montecarlo",
-    "search_sample_size": "ketsim.montecarlo",
+    "RunOptions": "ketsim.engine.montecarlo",
+    "estimate_power": "ketsim.engine.montecarlo",
+    "estimate_sweep": "ketsim.engine.montecarlo",
+    "search_sample_size": "ketsim.engine.montecarlo",
     # reading runs, reports, validation
-    "load_run": "ketsim.report",
-    "write_report": "ketsim.report",
-    "validate_scenario": "ketsim.validate",
+    "load_run": "ketsim.apps.report",
+    "write_report": "ketsim.apps.report",
+    "validate_scenario": "ketsim.apps.published_checks",
     # interchange with pharmacometric tools
-    "to_nonmem": "ketsim.interchange",
-    "write_nonmem": "ketsim.interchange",
-    "read_dosing": "ketsim.interchange",
+    "to_nonmem": "ketsim.apps.interchange",
+    "write_nonmem": "ketsim.apps.interchange",
+    "read_dosing": "ketsim.apps.interchange",
 }
 
 __all__ = ["__version__", *sorted(_API)]

@@ -1,5 +1,5 @@
 import sys
 
-from ketsim.cli import main
+from ketsim.apps.cli import main
 
 sys.exit(main())

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from ketsim.pk import parameters as prm
-from ketsim.pk.model import (
+from ketsim.core.pk import parameters as prm
+from ketsim.core.pk.model import (
     ETA_F_MUCOSAL,
     ETA_KA,
     N_ETA,

@@ -15,9 +15,9 @@ import sys
 import numpy as np
 import pytest
 
-from ketsim.analyses import analyse_trials, endpoint_summaries
-from ketsim.scenario import load_scenario, parse_scenario
-from ketsim.trial import simulate_trial
+from ketsim.analysis.analyses import analyse_trials, endpoint_summaries
+from ketsim.config.scenario import load_scenario, parse_scenario
+from ketsim.sim.trial import simulate_trial
 
 ALPHA = 0.05
 REG = "0.5 mg/kg over 40min"
@@ -166,8 +166,8 @@ def test_crossover_with_two_week_washout_detects_carryover():
     the observed period baselines (a t-test between patients whose previous period was ketamine
     or placebo), and the treatment estimate, which shrinks when carry-over is ignored.
     """
-    from ketsim import stats
-    from ketsim.endpoints import carryover_diagnostic, period_baselines
+    from ketsim.analysis.endpoints import carryover_diagnostic, period_baselines
+    from ketsim.core.stats import tests as stats
 
     seqs = [["ketamine", "placebo"], ["placebo", "ketamine"]]
     out = {}
@@ -200,7 +200,7 @@ def _run(d):
 
 
 def test_carryover_is_rejected_for_two_by_two_designs():
-    from ketsim.scenario import ScenarioError
+    from ketsim.config.scenario import ScenarioError
 
     d = _carryover_design(2, [["ketamine", "placebo"], ["placebo", "ketamine"]])
     with pytest.raises(ScenarioError, match="aliased with the sequence effect"):

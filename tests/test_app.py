@@ -1,4 +1,5 @@
-"""The interactive explorer (ketsim.app, ketsim.explore_cli): the day-stepping wrapper shows the
+"""The interactive explorer (ketsim.apps.explorer, ketsim.apps.explore_cli): the day-stepping
+wrapper shows the
 real model, controls rebuild valid scenarios (and name the control when they do not), patient
 details, the command line without solara, and the served page in headless Chromium."""
 
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ketsim.app import (
+from ketsim.apps.explorer import (
     AE_SHOWN,
     ControlError,
     TrialExplorer,
@@ -38,8 +39,8 @@ from ketsim.app import (
     scenario_controls,
     settings_lines,
 )
-from ketsim.scenario import load_scenario, parse_scenario
-from ketsim.trial import simulate_trial
+from ketsim.config.scenario import load_scenario, parse_scenario
+from ketsim.sim.trial import simulate_trial
 
 ROOT = Path(__file__).resolve().parents[1]
 SIG = ROOT / "scenarios/published/sigtermans2009.yaml"
@@ -315,19 +316,19 @@ def test_figures_draw(small):
 
 # -- command line without solara -----------------------------------------------------------------
 def test_imports_stay_light():
-    """`import ketsim.app` needs no solara; the CLI module does not even import mesa."""
+    """`import ketsim.apps.explorer` needs no solara; the CLI module does not even import mesa."""
     code = (
-        "import sys, ketsim.app, ketsim.explore_cli; "
+        "import sys, ketsim.apps.explorer, ketsim.apps.explore_cli; "
         "assert 'solara' not in sys.modules, 'solara imported'; "
-        "import importlib; del sys.modules['ketsim.explore_cli']; "
+        "import importlib; del sys.modules['ketsim.apps.explore_cli']; "
         "[sys.modules.pop(m) for m in list(sys.modules) if m.startswith(('mesa', 'ketsim'))]; "
-        "import ketsim.explore_cli; assert 'mesa' not in sys.modules, 'mesa imported'"
+        "import ketsim.apps.explore_cli; assert 'mesa' not in sys.modules, 'mesa imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
 def test_explore_without_solara_says_how_to_install(monkeypatch, capsys):
-    from ketsim import explore_cli
+    from ketsim.apps import explore_cli
 
     monkeypatch.setitem(sys.modules, "solara", None)  # import solara -> ImportError
     assert explore_cli.missing_dependencies()[0] == "solara"
@@ -337,7 +338,7 @@ def test_explore_without_solara_says_how_to_install(monkeypatch, capsys):
 
 
 def test_explore_rejects_bad_input(monkeypatch, capsys, tmp_path):
-    from ketsim import explore_cli
+    from ketsim.apps import explore_cli
 
     monkeypatch.setattr(explore_cli, "missing_dependencies", lambda: [])
     monkeypatch.setattr(explore_cli, "serve", lambda *a, **k: pytest.fail("must not serve"))
@@ -354,7 +355,7 @@ def test_explore_rejects_bad_input(monkeypatch, capsys, tmp_path):
 def test_add_explore_parser():
     import argparse
 
-    from ketsim.explore_cli import add_explore_parser, cmd_explore
+    from ketsim.apps.explore_cli import add_explore_parser, cmd_explore
 
     p = argparse.ArgumentParser(prog="ketsim")
     add_explore_parser(p.add_subparsers(dest="command"))
@@ -407,7 +408,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def explorer_server(tmp_path):
-    """`python -m ketsim.app sigtermans2009.yaml --port P` until it serves; its URL."""
+    """`python -m ketsim.apps.explorer sigtermans2009.yaml --port P` until it serves; its URL."""
     why = _browser_requirements()
     if why:
         pytest.skip(why)
@@ -418,7 +419,15 @@ def explorer_server(tmp_path):
     env["SOLARA_ASSETS_CDN"] = "http://127.0.0.1:9/"
     log = (tmp_path / "server.log").open("w")  # closed at teardown
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ketsim.app", str(SIG), "--port", str(port), "--no-browser"],
+        [
+            sys.executable,
+            "-m",
+            "ketsim.apps.explorer",
+            str(SIG),
+            "--port",
+            str(port),
+            "--no-browser",
+        ],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -15,15 +15,15 @@ import pytest
 from numpy.testing import assert_array_equal
 from scipy import stats
 
-from ketsim.analyses import analyse_trials
-from ketsim.pk import expm as expm_mod
-from ketsim.pk.expm import expm_batched, expm_multiple
-from ketsim.pk.model import N_ETA, Covariates, build_system, individual_parameters
-from ketsim.pk.propagate import Propagator
-from ketsim.population import GENE_ALLELES, _allele_cdf, sample_population, sample_populations
-from ketsim.scenario import Distribution, PopulationSpec, load_scenario
-from ketsim.seeds import PURPOSES, stream, streams
-from ketsim.trial import TrialModel, trial_arrays
+from ketsim.analysis.analyses import analyse_trials
+from ketsim.config.scenario import Distribution, PopulationSpec, load_scenario
+from ketsim.core.pk import expm as expm_mod
+from ketsim.core.pk.expm import expm_batched, expm_multiple
+from ketsim.core.pk.model import N_ETA, Covariates, build_system, individual_parameters
+from ketsim.core.pk.propagate import Propagator
+from ketsim.core.seeds import PURPOSES, stream, streams
+from ketsim.sim.population import GENE_ALLELES, _allele_cdf, sample_population, sample_populations
+from ketsim.sim.trial import TrialModel, trial_arrays
 
 SIG = "scenarios/published/sigtermans2009.yaml"
 CROSSOVER = "scenarios/designs/pickering_style_crossover.yaml"

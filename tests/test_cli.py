@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ketsim.cli import main
+from ketsim.apps.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "scenarios").rglob("*.yaml"))
@@ -126,7 +126,7 @@ def test_export_and_import_doses_are_wired(tmp_path, capsys):
     assert main(["import-doses", str(csv), "--out", str(out)]) == 0
     import yaml
 
-    from ketsim.interchange import read_dosing, total_mg
+    from ketsim.apps.interchange import read_dosing, total_mg
 
     per_id = read_dosing(csv)
     dosed = {i for i, r in per_id.items() if r}

@@ -7,16 +7,16 @@ import itertools
 import numpy as np
 import pytest
 
-from ketsim.design import (
+from ketsim.analysis.endpoints import carryover_diagnostic
+from ketsim.config.scenario import ScenarioError, load_scenario, parse_scenario
+from ketsim.sim.design import (
     compile_timeline,
     crossover_sequences,
     enrolment_days,
     randomise,
     stratum_codes,
 )
-from ketsim.endpoints import carryover_diagnostic
-from ketsim.scenario import ScenarioError, load_scenario, parse_scenario
-from ketsim.trial import TrialModel, simulate_trial
+from ketsim.sim.trial import TrialModel, simulate_trial
 
 SIG = "scenarios/published/sigtermans2009.yaml"
 XOVER = "scenarios/designs/pickering_style_crossover.yaml"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ketsim.analyses import _apply_strategy
-from ketsim.endpoints import _auc, compute_endpoint, hypothetical_diary, weekly_matrix
-from ketsim.scenario import AnalysisSpec, EndpointSpec, parse_scenario
-from ketsim.trial import TrialArrays
+from ketsim.analysis.analyses import _apply_strategy
+from ketsim.analysis.endpoints import _auc, compute_endpoint, hypothetical_diary, weekly_matrix
+from ketsim.config.scenario import AnalysisSpec, EndpointSpec, parse_scenario
+from ketsim.sim.trial import TrialArrays
 
 NB = 7
 
@@ -152,7 +152,7 @@ def test_day_windows_and_the_treatment_end_anchor_exact():
 
 def test_treatment_end_anchor_follows_the_schedule_in_a_trial():
     """100-h infusion from 08:00, diary at 20:00: the last entry before the end is day 4."""
-    from ketsim.trial import simulate_trial
+    from ketsim.sim.trial import simulate_trial
 
     sc = parse_scenario(
         {
@@ -186,7 +186,7 @@ def test_treatment_end_anchor_follows_the_schedule_in_a_trial():
     ],
 )
 def test_window_and_anchor_errors(endpoint, analysis, message):
-    from ketsim.scenario import ScenarioError
+    from ketsim.config.scenario import ScenarioError
 
     data = {
         "name": "t",

@@ -15,9 +15,9 @@ import pytest
 import scipy.linalg as sla
 from numpy.testing import assert_allclose, assert_array_equal
 
-from ketsim.pk.expm import expm_batched
-from ketsim.pk.model import N_ETA, Covariates, build_system, individual_parameters
-from ketsim.pk.propagate import Propagator
+from ketsim.core.pk.expm import expm_batched
+from ketsim.core.pk.model import N_ETA, Covariates, build_system, individual_parameters
+from ketsim.core.pk.propagate import Propagator
 
 
 def _ref(stack):
@@ -163,7 +163,7 @@ def test_compartmental_matrices_match_scipy(dt, with_sinks):
 def test_compartmental_columns_conserve_mass_with_sinks():
     """With sinks, columns of expm(A dt) conserve ketamine equivalents (NK / MW) for all dt."""
     # error bound 8 eps 2^s, s = number of squarings (each squaring doubles a conservation error)
-    from ketsim.pk import parameters as prm
+    from ketsim.core.pk import parameters as prm
 
     rng = np.random.default_rng(3)
     ip = individual_parameters(Covariates.typical(3), eta=rng.standard_normal((3, N_ETA)))

@@ -1,4 +1,4 @@
-"""NONMEM-style export and dose import (ketsim.interchange) and the trial's dose recorder.
+"""NONMEM-style export and dose import (ketsim.apps.interchange) and the trial's dose recorder.
 
 The round trip is the main check: a trial simulated with the recorder on is exported, its dose
 records are read back into ketsim regimens, and those regimens, simulated with
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from ketsim.interchange import (
+from ketsim.apps.interchange import (
     CMT_CODES,
     COLUMNS,
     DVID_CODES,
@@ -31,8 +31,8 @@ from ketsim.interchange import (
     total_mg,
     write_nonmem,
 )
-from ketsim.scenario import RegimenSpec, parse_scenario, read_yaml
-from ketsim.trial import simulate_trial
+from ketsim.config.scenario import RegimenSpec, parse_scenario, read_yaml
+from ketsim.sim.trial import simulate_trial
 
 SIG = "scenarios/published/sigtermans2009.yaml"
 
@@ -372,7 +372,7 @@ def test_cli_export_scenario_and_run_directories(multi_file, multi_res, tmp_path
     a = pd.read_csv(out, na_values=".")
     pd.testing.assert_frame_equal(a, to_nonmem(multi_res), check_dtype=False)
     # a 'ketsim simulate' run directory: its seed and replicate are re-simulated
-    from ketsim.cli import main
+    from ketsim.apps.cli import main
 
     run = tmp_path / "run"
     assert (

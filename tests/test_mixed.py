@@ -1,4 +1,4 @@
-"""REML mixed models (ketsim.mixed): MMRM and crossover, checked against OLS identities,
+"""REML mixed models (ketsim.core.stats.mixed): MMRM and crossover, checked against OLS identities,
 statsmodels MixedLM and a slow dense REML written here; degenerate replicates; invariances."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from scipy import optimize
 
-from ketsim.mixed import crossover, mmrm
+from ketsim.core.stats.mixed import crossover, mmrm
 
 # ------------------------------------------------------------------------------------------------
 # helpers

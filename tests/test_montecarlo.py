@@ -17,7 +17,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ketsim.montecarlo import (
+from ketsim.config.scenario import load_scenario, parse_scenario
+from ketsim.config.sweep import load_sweep
+from ketsim.engine.montecarlo import (
     NormalReference,
     RunOptions,
     chunk_ranges,
@@ -32,9 +34,7 @@ from ketsim.montecarlo import (
     summarise_power,
     wilson_interval,
 )
-from ketsim.scenario import load_scenario, parse_scenario
-from ketsim.store import RunStore, StoreError
-from ketsim.sweep import load_sweep
+from ketsim.storage.store import RunStore, StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
 SIG = ROOT / "scenarios" / "published" / "sigtermans2009.yaml"
@@ -293,11 +293,11 @@ def test_store_removes_partial_chunks_and_refuses_foreign_directories(tmp_path):
     key = {"a": 1}
     s = RunStore.create("power", "x", key, 7, path=tmp_path / "run")
     df = pd.DataFrame({"replicate": [0, 1], "v": [1.0, 2.0]})
-    from ketsim.store import CHUNK_TABLES
+    from ketsim.storage.store import CHUNK_TABLES
 
     s.write_chunk("c0000", 0, 2, dict.fromkeys(CHUNK_TABLES, df))
     # a chunk killed half-way: one table written, a temporary file left behind
-    from ketsim.io import write_parquet_atomic
+    from ketsim.storage.files import write_parquet_atomic
 
     write_parquet_atomic(s.cell_dir("c0000") / "analyses-0000002-0000004.parquet", df)
     (s.cell_dir("c0000") / ".trial-0000002-0000004.parquet.x.tmp").write_bytes(b"junk")
@@ -317,7 +317,7 @@ def test_store_removes_partial_chunks_and_refuses_foreign_directories(tmp_path):
 
 # -- command line -------------------------------------------------------------------------------
 def test_cli_power_prints_a_table_and_rejects_bad_options(tmp_path, capsys):
-    from ketsim.cli import main
+    from ketsim.apps.cli import main
 
     f = _small(tmp_path)
     first = [
@@ -441,7 +441,7 @@ def test_type_i_error_of_the_sigtermans_null(tmp_path):
 
 
 def test_cli_sweep_writes_tidy_tables_and_surfaces(tmp_path, capsys):
-    from ketsim.cli import main
+    from ketsim.apps.cli import main
 
     data = yaml.safe_load((ROOT / "scenarios/designs/dose_duration_sweep.yaml").read_text())
     data["sweep"] = {
@@ -494,7 +494,7 @@ def test_dask_scheduler_address_gives_the_same_tables(tmp_path):
 
 
 def test_progress_bar_shows_count_and_eta(capsys):
-    from ketsim.montecarlo import Progress
+    from ketsim.engine.montecarlo import Progress
 
     bar = Progress(10, enabled=True)
     bar.update(4)

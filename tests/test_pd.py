@@ -1,4 +1,4 @@
-"""Unit tests of the pharmacodynamic components in ``ketsim.pd`` (MODEL.md §3).
+"""Unit tests of the pharmacodynamic components in ``ketsim.core.pd`` (MODEL.md §3).
 
 Conventions
 -----------
@@ -25,8 +25,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy import special
 from scipy.integrate import solve_ivp
 
-from ketsim.pd import acute, adverse, diary, placebo, sensitization
-from ketsim.pd.parameters import PDParameters, pd_parameter_table, resolve_pd
+from ketsim.core.pd import acute, adverse, diary, placebo, sensitization
+from ketsim.core.pd.parameters import PDParameters, pd_parameter_table, resolve_pd
 
 P = PDParameters()
 LN2 = math.log(2.0)

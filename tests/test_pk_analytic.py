@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from ketsim.pk import parameters as prm
-from ketsim.pk.model import Covariates, LinearSystem, build_system, individual_parameters
-from ketsim.pk.propagate import DosingPlan, Propagator
+from ketsim.core.pk import parameters as prm
+from ketsim.core.pk.model import Covariates, LinearSystem, build_system, individual_parameters
+from ketsim.core.pk.propagate import DosingPlan, Propagator
 
 RTOL = 1e-9
 HOURLY = np.arange(500, dtype=float)  # 0, 1, ..., 499 h: regular grid -> blocked path
@@ -378,7 +378,7 @@ F_ABS = 0.08 / (0.30 * 0.30)
 )
 def test_systemic_bioavailability(route, intranasal, expected):
     """F = AUC_route / AUC_iv of the typical man matches the published/derived route F."""
-    from ketsim.pk.model import PKSwitches
+    from ketsim.core.pk.model import PKSwitches
 
     ip = individual_parameters(Covariates.typical(1), switches=PKSwitches(intranasal=intranasal))
     sysm = build_system(ip, (), ("iv", route))

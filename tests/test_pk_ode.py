@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from ketsim.pk import parameters as prm
-from ketsim.pk.model import N_ETA, Covariates, build_system, individual_parameters
-from ketsim.pk.propagate import DosingPlan, Propagator
+from ketsim.core.pk import parameters as prm
+from ketsim.core.pk.model import N_ETA, Covariates, build_system, individual_parameters
+from ketsim.core.pk.propagate import DosingPlan, Propagator
 
 REL = 1e-10
 FLOOR = 1e-12  # ng/mL

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from ketsim.pk import parameters as prm
-from ketsim.pk.model import N_ETA, Covariates, PKSwitches, build_system, individual_parameters
-from ketsim.pk.propagate import DosingPlan, Propagator
+from ketsim.core.pk import parameters as prm
+from ketsim.core.pk.model import N_ETA, Covariates, PKSwitches, build_system, individual_parameters
+from ketsim.core.pk.propagate import DosingPlan, Propagator
 
 INFUSION = ("iv", "subcutaneous")
 BOLUS = ("iv", "oral", "sublingual", "intranasal", "subcutaneous", "intramuscular")

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from ketsim.pk.model import Covariates, PKSwitches
-from ketsim.pk.parameters import COMEDICATIONS
-from ketsim.pk.simulate import simulate_concentrations
-from ketsim.scenario import RegimenSpec
+from ketsim.config.scenario import RegimenSpec
+from ketsim.core.pk.model import Covariates, PKSwitches
+from ketsim.core.pk.parameters import COMEDICATIONS
+from ketsim.sim.pk_study import simulate_concentrations
 
 ORAL = [RegimenSpec(route="oral", amount="0.2 mg/kg")]
 IV = [RegimenSpec(route="iv_bolus", amount="0.1 mg/kg")]

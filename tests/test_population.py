@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from ketsim.pk.model import individual_parameters
-from ketsim.pk.simulate import simulate_concentrations
-from ketsim.population import (
+from ketsim.config.scenario import BetaSpec, PopulationSpec, RegimenSpec
+from ketsim.core.pk.model import individual_parameters
+from ketsim.core.seeds import stream
+from ketsim.sim.pk_study import simulate_concentrations
+from ketsim.sim.population import (
     ALLELE_FREQUENCIES,
     GENE_ALLELE_FREQUENCIES,
     GENE_ALLELES,
@@ -17,8 +19,6 @@ from ketsim.population import (
     Population,
     sample_population,
 )
-from ketsim.scenario import BetaSpec, PopulationSpec, RegimenSpec
-from ketsim.seeds import stream
 
 
 @pytest.mark.parametrize("ancestry", ["european", "african"])

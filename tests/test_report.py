@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ketsim.montecarlo import RunOptions, estimate_power
-from ketsim.report import PANELS, load_run, write_report
-from ketsim.scenario import parse_scenario
+from ketsim.apps.report import PANELS, load_run, write_report
+from ketsim.config.scenario import parse_scenario
+from ketsim.engine.montecarlo import RunOptions, estimate_power
 
 ROOT = Path(__file__).resolve().parents[1]
 SIG = ROOT / "scenarios" / "published" / "sigtermans2009.yaml"
@@ -80,7 +80,7 @@ def test_scenario_text_is_escaped(run_dir):
 
 
 def test_report_command_and_missing_run(run_dir, tmp_path, capsys):
-    from ketsim.cli import main
+    from ketsim.apps.cli import main
 
     assert main(["report", str(run_dir), "--out", str(tmp_path / "r.html")]) == 0
     assert (tmp_path / "r.html").stat().st_size > 10_000

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ketsim.scenario import ScenarioError, dump_scenario, load_scenario, parse_scenario
-from ketsim.units import parse_amount, parse_duration_h, parse_rate
+from ketsim.config.scenario import ScenarioError, dump_scenario, load_scenario, parse_scenario
+from ketsim.core.units import parse_amount, parse_duration_h, parse_rate
 
 BASE = {"name": "t", "regimens": [{"route": "iv_infusion", "rate": "20 mg/h", "duration": "100 h"}]}
 
@@ -150,7 +150,7 @@ def test_safe_loader_rejects_python_objects(tmp_path):
 )
 def test_shipped_scenarios_round_trip(path):
     """Every shipped scenario validates and its resolved dump loads back equal (trial schema)."""
-    from ketsim.scenario import load_scenario
+    from ketsim.config.scenario import load_scenario
 
     sc = load_scenario(path)
     assert parse_scenario(yaml.safe_load(dump_scenario(sc))) == sc

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, Field
 
-import ketsim.scenario as sc
-from ketsim import schema_doc
-from ketsim.pd.parameters import PDParameters
-from ketsim.schema_doc import (
+import ketsim.config.scenario as sc
+from ketsim.apps import schema_doc
+from ketsim.apps.schema_doc import (
     END_MARKER,
     START_MARKER,
     between_markers,
@@ -22,9 +21,10 @@ from ketsim.schema_doc import (
     replace_between_markers,
     schema_reference,
 )
+from ketsim.core.pd.parameters import PDParameters
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-REGENERATE = "python -m ketsim.schema_doc --write README.md"
+REGENERATE = "python -m ketsim.apps.schema_doc --write README.md"
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def _row(reference: str, heading: str, key: str) -> list[str]:
 
 
 def _models_in(annotation: typing.Any) -> list[type[BaseModel]]:
-    """Pydantic models inside a type, found independently of ketsim.schema_doc."""
+    """Pydantic models inside a type, found independently of ketsim.apps.schema_doc."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
     found: list[type[BaseModel]] = []

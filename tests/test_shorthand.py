@@ -8,9 +8,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from ketsim.scenario import RegimenSpec
-from ketsim.shorthand import GRAMMAR, ShorthandError, parse_regimen_shorthand
-from ketsim.units import AMOUNT_UNITS, DURATION_UNITS, RATE_UNITS, parse_duration_h
+from ketsim.config.scenario import RegimenSpec
+from ketsim.config.shorthand import GRAMMAR, ShorthandError, parse_regimen_shorthand
+from ketsim.core.units import AMOUNT_UNITS, DURATION_UNITS, RATE_UNITS, parse_duration_h
 
 EXAMPLES = [
     (

@@ -1,4 +1,5 @@
-"""Vectorised replicate-trial analyses (ketsim.stats) against scipy/statsmodels, per replicate."""
+"""Vectorised replicate-trial analyses (ketsim.core.stats.tests) against scipy/statsmodels, per
+replicate."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from statsmodels.duration.survfunc import survdiff
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from ketsim import stats as ks
-from ketsim.estimates import Estimate, p_from_t
+from ketsim.core.stats import tests as ks
+from ketsim.core.stats.estimates import Estimate, p_from_t
 
 ALTS = ("two-sided", "less", "greater")
 CLOSED = {"rtol": 1e-10, "atol": 1e-10}  # closed-form results

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from ketsim.scenario import ScenarioError, dump_scenario, load_scenario, parse_scenario
-from ketsim.sweep import (
+from ketsim.config.scenario import ScenarioError, dump_scenario, load_scenario, parse_scenario
+from ketsim.config.sweep import (
     MAX_CELLS,
     SweepPathError,
     axis_value,

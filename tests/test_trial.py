@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from ketsim.regimen import check_times, compile_arm
-from ketsim.scenario import ScenarioError, load_scenario, parse_scenario
-from ketsim.trial import TrialModel, simulate_trial
+from ketsim.config.scenario import ScenarioError, load_scenario, parse_scenario
+from ketsim.sim.regimen import check_times, compile_arm
+from ketsim.sim.trial import TrialModel, simulate_trial
 
 SIG = "scenarios/published/sigtermans2009.yaml"
 

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from scipy import stats as sps
 
-from ketsim import validate as v
-from ketsim.scenario import ExpectedSpec, ScenarioError, load_scenario, parse_scenario
-from ketsim.trial import AE_EVENTS, TrialArrays
+from ketsim.apps import published_checks as v
+from ketsim.config.scenario import ExpectedSpec, ScenarioError, load_scenario, parse_scenario
+from ketsim.sim.trial import AE_EVENTS, TrialArrays
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = ROOT / "scenarios" / "published"
@@ -127,7 +127,7 @@ def test_expected_names_unique_and_pk_grid():
 
 
 def test_overrides_merge_mappings_and_keep_values_exact():
-    from ketsim.scenario import apply_overrides
+    from ketsim.config.scenario import apply_overrides
 
     sc = parse_scenario({**PK, "population": {"n": 3, "comedication": {"rifampicin": 0.5}}})
     out = apply_overrides(
@@ -152,7 +152,7 @@ def test_published_se_rules():
 
 def test_published_scenarios_round_trip_with_expected():
     """The library's expectations survive the resolved dump (as the engine re-reads it)."""
-    from ketsim.scenario import dump_scenario
+    from ketsim.config.scenario import dump_scenario
 
     for f in sorted(PUBLISHED.glob("*.yaml")):
         sc = load_scenario(f)
@@ -392,7 +392,7 @@ def test_crossing_of_a_linear_decline():
 
 def test_trial_quantities_on_a_tiny_simulation_match_the_trial_tables():
     """validate_scenario's numbers equal the same statistics computed from simulate_trial."""
-    from ketsim.trial import simulate_trial
+    from ketsim.sim.trial import simulate_trial
 
     data = {**SHORT, "arms": [{**a, "n": 6} for a in SHORT["arms"]]}
     data["trial"] = {**data["trial"], "weeks": 4}
@@ -458,7 +458,7 @@ def _pk_expect(**kw) -> dict:
 
 def test_pk_population_statistics_match_simulate_pk():
     """With one replicate, the population is simulate_pk's: Cmax, Tmax, AUC, NK/K ratio."""
-    from ketsim.pk.simulate import simulate_pk
+    from ketsim.sim.pk_study import simulate_pk
 
     items = [
         _pk_expect(name="cmax", quantity="pk_cmax"),
@@ -494,9 +494,9 @@ def test_pk_population_statistics_match_simulate_pk():
 def test_pk_typical_patient_exact_numbers():
     """Typical 70-kg man: IV bolus AUC = dose / CL; slow-compartment t½ 10.9 d (Dahan 2011);
     the time below C50 matches a brute-force scan; a ratio with overrides (dose x2) is 2."""
-    from ketsim.pk.model import Covariates
-    from ketsim.pk.simulate import simulate_concentrations
-    from ketsim.scenario import RegimenSpec
+    from ketsim.config.scenario import RegimenSpec
+    from ketsim.core.pk.model import Covariates
+    from ketsim.sim.pk_study import simulate_concentrations
 
     iv = [{"route": "iv_infusion", "rate": "20 mg/h", "duration": "100 h"}]
     items = [

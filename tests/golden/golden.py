@@ -52,7 +52,7 @@ def canonical_bytes(df: pd.DataFrame) -> bytes:
 
 def fingerprint(df: pd.DataFrame) -> dict:
     return {
-        "rows": int(len(df)),
+        "rows": len(df),
         "columns": [str(c) for c in df.columns],
         "sha256": hashlib.sha256(canonical_bytes(df)).hexdigest(),
     }
@@ -106,9 +106,18 @@ def sweep_tables(seed: int) -> dict[str, dict]:
 
 #: name -> (function, arguments)
 CASES = {
-    "parallel_sigtermans2009": (trial_tables, ("scenarios/published/sigtermans2009.yaml", 12, 7, (0, 3))),
-    "crossover_pickering": (trial_tables, ("scenarios/designs/pickering_style_crossover.yaml", 6, 11, (0, 1))),
-    "enrichment_eerw": (trial_tables, ("scenarios/designs/eerw_ketamine_infusion.yaml", 24, 5, (0, 2))),
+    "parallel_sigtermans2009": (
+        trial_tables,
+        ("scenarios/published/sigtermans2009.yaml", 12, 7, (0, 3)),
+    ),
+    "crossover_pickering": (
+        trial_tables,
+        ("scenarios/designs/pickering_style_crossover.yaml", 6, 11, (0, 1)),
+    ),
+    "enrichment_eerw": (
+        trial_tables,
+        ("scenarios/designs/eerw_ketamine_infusion.yaml", 24, 5, (0, 2)),
+    ),
     "racemic_multiroute_pk": (pk_tables, (3,)),
     "sweep_dose_duration": (sweep_tables, (13,)),
 }

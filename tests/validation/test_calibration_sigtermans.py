@@ -23,12 +23,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ketsim.pd.parameters import PDParameters
-from ketsim.pd.sensitization import desensitizing_drive
-from ketsim.pk.model import Covariates
-from ketsim.pk.simulate import simulate_concentrations
-from ketsim.scenario import RegimenSpec, load_scenario
-from ketsim.trial import simulate_trial
+from ketsim.config.scenario import RegimenSpec, load_scenario
+from ketsim.core.pd.parameters import PDParameters
+from ketsim.core.pd.sensitization import desensitizing_drive
+from ketsim.core.pk.model import Covariates
+from ketsim.sim.pk_study import simulate_concentrations
+from ketsim.sim.trial import simulate_trial
 
 pytestmark = pytest.mark.slow
 R = 200

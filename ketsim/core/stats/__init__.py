@@ -1,0 +1,1 @@
+"""Vectorised statistics over many replicate trials: tests, regressions, survival, mixed models."""
