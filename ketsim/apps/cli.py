@@ -18,6 +18,7 @@ from ketsim.apps.common import (
     load_trial_scenario,
 )
 from ketsim.config.scenario import ScenarioError, dump_scenario
+from ketsim.core.seeds import given_entropy
 
 
 def _cmd_validate(args) -> int:
@@ -298,7 +299,7 @@ def _cmd_power(args) -> int:
         )
     if args.replicate is not None:
         # one replicate alone: the same rows as in the full run's replicates table
-        seed = args.seed if args.seed is not None else sc.seed
+        seed = given_entropy(args.seed, sc.seed)
         if seed is None:
             return _fail(["seed: --replicate needs --seed (or a seed in the scenario)"], args.file)
         from ketsim.engine.montecarlo import null_scenario

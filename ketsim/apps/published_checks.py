@@ -102,6 +102,7 @@ from ketsim.config.scenario import (
     apply_overrides,
     load_scenario,
 )
+from ketsim.core.seeds import auxiliary_stream, root_entropy
 
 if TYPE_CHECKING:
     from ketsim.sim.trial import TrialArrays, TrialModel
@@ -122,8 +123,6 @@ __all__ = [
 DEFAULT_REPLICATES = 500
 #: bootstrap resamples for the MC SE of medians and crossing times
 N_BOOTSTRAP = 400
-#: seed-tree key of the bootstrap stream (no replicate uses it; see ketsim.core.seeds)
-_BOOTSTRAP_KEY = 2**42
 #: columns of the validation table (``validation.csv``)
 COLUMNS = [
     "scenario",
@@ -184,7 +183,7 @@ def _mean_se(x: np.ndarray) -> tuple[float, float]:
 
 
 def _bootstrap_rng(entropy: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(_BOOTSTRAP_KEY,)))
+    return auxiliary_stream(entropy, "validation_bootstrap")
 
 
 def _summary(x: np.ndarray, statistic: str) -> np.ndarray:
@@ -882,8 +881,6 @@ def validate_scenario(
     ValueError
         If ``replicates`` or ``jobs`` is < 1, or a quantity cannot be computed.
     """
-    from ketsim.core.seeds import new_entropy
-
     if isinstance(path_or_scenario, Scenario):
         sc, file = path_or_scenario, ""
     else:
@@ -894,10 +891,7 @@ def validate_scenario(
         raise ValueError(f"jobs must be >= 1 (got {jobs})")
     if not sc.expected:
         return pd.DataFrame(columns=COLUMNS)
-    entropy = seed if seed is not None else sc.seed
-    if entropy is None:
-        entropy = new_entropy()
-    entropy = int(entropy)
+    entropy = root_entropy(seed, sc.seed)
     rows = _rows(sc)
     variants: dict[str, Scenario] = {_BASE: sc}
     for e in sc.expected:

@@ -21,14 +21,65 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.random.bit_generator import ISpawnableSeedSequence
 
-__all__ = ["PURPOSES", "new_entropy", "stream", "streams"]
+__all__ = [
+    "AUXILIARY",
+    "PURPOSES",
+    "TRUTH_REPLICATE",
+    "auxiliary_stream",
+    "given_entropy",
+    "new_entropy",
+    "root_entropy",
+    "stream",
+    "streams",
+]
 
 PURPOSES = ("population", "randomisation", "behaviour", "measurement")
+
+
+#: replicate index of the "true effect" trial of a power run: a replicate stream no power
+#: replicate uses (replicate indices count from 0 and stay far below it)
+TRUTH_REPLICATE = 2**40
+
+#: streams outside the replicate tree, by purpose -> first spawn-key element. The keys are far
+#: above every replicate index, so no replicate ever draws from them; the values are the ones the
+#: engine and the published-trial checks have always used (results unchanged).
+AUXILIARY = {
+    "sample_size_bootstrap": 2**41,  # parametric bootstrap of the fitted power curve
+    "validation_bootstrap": 2**42,  # bootstrap MC SE of medians and crossing times (validate)
+}
 
 
 def new_entropy() -> int:
     """A fresh 128-bit root entropy (recorded by the caller so the run can be repeated)."""
     return secrets.randbits(128)
+
+
+def given_entropy(seed: int | None, scenario_seed: int | None) -> int | None:
+    """The seed a run was given: the argument (``--seed``), else the scenario's ``seed``, else None.
+
+    None means "no seed given": a resumable run then looks for an unfinished run's recorded seed
+    before :func:`root_entropy` draws a fresh one.
+    """
+    if seed is not None:
+        return int(seed)
+    return None if scenario_seed is None else int(scenario_seed)
+
+
+def root_entropy(seed: int | None, scenario_seed: int | None) -> int:
+    """The root entropy of a run: the one rule every command follows.
+
+    The argument (``--seed``) if given, else the scenario's ``seed``, else fresh entropy
+    (:func:`new_entropy`), which the caller records so that the run can be repeated.
+    """
+    given = given_entropy(seed, scenario_seed)
+    return new_entropy() if given is None else given
+
+
+def auxiliary_stream(entropy: int, purpose: str) -> np.random.Generator:
+    """The generator of an auxiliary stream (:data:`AUXILIARY`), outside every replicate."""
+    if purpose not in AUXILIARY:
+        raise ValueError(f"unknown auxiliary stream {purpose!r}; allowed: {sorted(AUXILIARY)}")
+    return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(AUXILIARY[purpose],)))
 
 
 def _key(replicate: int, purpose: str, sub: Sequence[int]) -> tuple[int, ...]:

@@ -53,6 +53,7 @@ from scipy import stats as sps
 
 from ketsim.analysis.analyses import ID_COLUMNS as ANALYSIS_ID_COLUMNS
 from ketsim.config.scenario import Scenario, dump_scenario, parse_scenario
+from ketsim.core.seeds import TRUTH_REPLICATE, auxiliary_stream, given_entropy, root_entropy
 
 __all__ = [
     "BACKENDS",
@@ -73,8 +74,6 @@ __all__ = [
 ]
 
 BACKENDS = ("loky", "dask")
-#: replicate index of the "true effect" trial: a stream no power replicate uses
-TRUTH_REPLICATE = 2**40
 #: what identifies an analysis row (the replicate aside): the power table's grouping
 _GROUP_KEYS = [*ANALYSIS_ID_COLUMNS, "alternative", "alpha"]
 #: columns of the power table (documented in README "Power tables")
@@ -736,26 +735,27 @@ def _open_store(
 ):
     """The run store (new, or the unfinished run of the same command) and its entropy."""
     from ketsim import __version__
-    from ketsim.core.seeds import new_entropy
     from ketsim.storage.store import RunStore
 
     key = {**key, "ketsim": __version__}
-    given = seed if seed is not None else sc.seed
+    # a resumed run keeps the seed it recorded; a new one follows the one rule (root_entropy)
+    given = given_entropy(seed, sc.seed)
     if out is not None:
         store = RunStore.resume_at(out, kind, key, given)
         if store is None:
-            ent = given if given is not None else new_entropy()
-            return RunStore.create(kind, sc.name, key, ent, path=out), False
-        return store, True
+            ent = root_entropy(seed, sc.seed)
+            return RunStore.create(kind, sc.name, key, ent, path=out), False, ent
+        return store, True, store.entropy
     store = RunStore.find_unfinished(base, kind, sc.name, key, given)
     if store is not None:
-        return store, True
-    ent = given if given is not None else new_entropy()
-    return RunStore.create(kind, sc.name, key, ent, base=base), False
+        return store, True, store.entropy
+    ent = root_entropy(seed, sc.seed)
+    return RunStore.create(kind, sc.name, key, ent, base=base), False, ent
 
 
 def run_cells(
     store,
+    entropy: int,
     cells: Sequence[tuple[str, Scenario]],
     replicates: int,
     opts: RunOptions,
@@ -768,13 +768,14 @@ def run_cells(
     With ``truth_patients > 0`` each cell's true-effect trial (:func:`true_effects`) runs in the
     same pool (first, as the largest task) and is stored as ``cells/<cell>/truth.parquet``.
 
+    ``entropy`` is the run's root entropy (the one the store recorded); it is passed as a value.
+
     Returns timings: ``wall_s`` (this call), ``worker_s`` (summed task times), and the counts of
     replicates simulated now and reused from an interrupted run.
     """
     from ketsim.storage.files import write_parquet_atomic
 
     t0 = time.perf_counter()
-    entropy = int(store.manifest["seed_entropy"])
     tasks: list[Task] = []
     reused = 0
     if truth_patients > 0:
@@ -904,19 +905,26 @@ def estimate_power(
     }
     if reference is not None:
         truth_patients = 0
-    store, resumed = _open_store("power", sc, key, seed, out, base)
+    store, resumed, entropy = _open_store("power", sc, key, seed, out, base)
     _start_manifest(store, sc, "power", replicates, opts)
-    entropy = int(store.manifest["seed_entropy"])
     n_truth = 0 if null else truth_patients
     tim = run_cells(
-        store, [("c0000", sim)], replicates, opts, truth_patients=n_truth, reference=reference
+        store,
+        entropy,
+        [("c0000", sim)],
+        replicates,
+        opts,
+        truth_patients=n_truth,
+        reference=reference,
     )
     curve = sens = []
     if aux_replicates:
         curve = [(f"n{n:07d}", n, resize_scenario(sc, n=n)) for n in curve_sizes(sc)]
         sens = sensitivity_scenarios(sc)
         aux = [(c, x) for c, _, x in curve] + [(c, x) for c, _, _, x in sens]
-        t_aux = run_cells(store, aux, aux_replicates, opts, progress_label="auxiliary replicates")
+        t_aux = run_cells(
+            store, entropy, aux, aux_replicates, opts, progress_label="auxiliary replicates"
+        )
         for k in ("wall_s", "worker_s", "replicates_simulated", "replicates_reused", "chunks"):
             tim[k] += t_aux[k]
     truth = store.read_truth("c0000") if n_truth else None
@@ -1086,11 +1094,10 @@ def estimate_sweep(
         "replicates": replicates,
         "truth_patients": int(truth_patients),
     }
-    store, resumed = _open_store("sweep", base, key, seed, out, runs_dir)
+    store, resumed, entropy = _open_store("sweep", base, key, seed, out, runs_dir)
     _start_manifest(store, base, "sweep", replicates, opts)
-    entropy = int(store.manifest["seed_entropy"])
     pairs = [(_cell_id(c.index), c.scenario) for c in cells]
-    tim = run_cells(store, pairs, replicates, opts, truth_patients=truth_patients)
+    tim = run_cells(store, entropy, pairs, replicates, opts, truth_patients=truth_patients)
     frame = cell_frame(cells)
     powers, eps, trials, reps = [], [], [], []
     for c in cells:
@@ -1272,9 +1279,8 @@ def search_sample_size(
         "n_max": n_max,
         "reference": None if reference is None else [list(reference.means), reference.sd],
     }
-    store, _ = _open_store("samplesize", sc, key, seed, out, runs_dir)
+    store, _, entropy = _open_store("samplesize", sc, key, seed, out, runs_dir)
     _start_manifest(store, sc, "samplesize", replicates, opts)
-    entropy = int(store.manifest["seed_entropy"])
     cache: dict[int, tuple[int, int]] = {}
     label = {"analysis": "", "comparison": ""}
     tim = {"wall_s": 0.0, "worker_s": 0.0, "replicates_simulated": 0, "replicates_reused": 0}
@@ -1284,6 +1290,7 @@ def search_sample_size(
             cell = f"n{n:07d}"
             t = run_cells(
                 store,
+                entropy,
                 [(cell, resize_scenario(sc, n=n))],
                 replicates,
                 opts,
@@ -1360,7 +1367,7 @@ def search_sample_size(
             n_fit = ((zt - a) / b) ** 2
             if np.all(np.isfinite(cov)):
                 # parametric bootstrap of the fitted curve (independent stream: not a replicate)
-                rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(2**41,)))
+                rng = auxiliary_stream(entropy, "sample_size_bootstrap")
                 draws = rng.multivariate_normal(th, cov, size=4000, method="cholesky")
                 ok = draws[:, 1] > 0
                 nb = ((zt - draws[ok, 0]) / draws[ok, 1]) ** 2

@@ -17,7 +17,7 @@ from ketsim.core.pk.model import (
     individual_parameters,
 )
 from ketsim.core.pk.propagate import Propagator
-from ketsim.core.seeds import new_entropy
+from ketsim.core.seeds import root_entropy
 from ketsim.sim.population import Population, sample_population
 from ketsim.sim.regimen import build_plan
 
@@ -128,9 +128,7 @@ def simulate_pk(scenario: Scenario, seed: int | None = None, chunk: int = CHUNK)
     The seed is taken from the argument, else the scenario, else drawn fresh; it is returned in
     :attr:`PKResult.entropy` so the run can be repeated.
     """
-    entropy = seed if seed is not None else scenario.seed
-    if entropy is None:
-        entropy = new_entropy()
+    entropy = root_entropy(seed, scenario.seed)
     pop = sample_population(scenario.population, entropy, replicate=0)
     out = scenario.output
     times = np.arange(0.0, out.end + 0.5 * out.step, out.step)

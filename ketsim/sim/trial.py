@@ -31,7 +31,7 @@ from ketsim.core.pd import acute, adverse, diary, placebo, sensitization
 from ketsim.core.pd.parameters import PDParameters, resolve_pd
 from ketsim.core.pk.model import build_system, individual_parameters
 from ketsim.core.pk.propagate import Propagator
-from ketsim.core.seeds import new_entropy, streams
+from ketsim.core.seeds import root_entropy, streams
 from ketsim.sim.design import (
     Timeline,
     compile_timeline,
@@ -1427,9 +1427,7 @@ def simulate_trial(
     concentrations (:attr:`TrialResult.doses`, :attr:`TrialResult.concentrations`); the other
     tables are the same either way.
     """
-    entropy = seed if seed is not None else scenario.seed
-    if entropy is None:
-        entropy = new_entropy()
+    entropy = root_entropy(seed, scenario.seed)
     model = TrialModel(
         scenario, entropy, replicates, with_agents=with_agents, record_doses=record_doses
     )

@@ -58,6 +58,11 @@ class RunStore:
     path: Path
     manifest: dict[str, Any]
 
+    @property
+    def entropy(self) -> int:
+        """The run's root entropy, as recorded when it was created."""
+        return int(self.manifest["seed_entropy"])
+
     # -- opening -------------------------------------------------------------------------------
     @classmethod
     def resume_at(
