@@ -5,7 +5,7 @@ Usage::
     python analysis/check_report_render.py RUN_DIR [--out shot.png] [--height 9000]
 
 Needs the Debian package ``chromium``. Prints the screenshot's path and the share of non-white
-pixels (a blank or broken page shows ~0). ``tests/test_report.py`` runs the same check when
+pixels (a blank or broken page shows ~0). ``tests/apps/test_report.py`` runs the same check when
 Chromium is installed.
 """
 

@@ -14,7 +14,7 @@ Import
 Check
     :func:`exposures` simulates the PK of (imported) regimens for the patients of a simulated
     trial, with their own covariates and etas: export -> import -> :func:`exposures` reproduces
-    the exported concentrations (``tests/test_interchange.py``).
+    the exported concentrations (``tests/apps/test_interchange.py``).
 CLI
     ``ketsim export`` and ``ketsim import-doses`` (:func:`add_interchange_parsers`).
 

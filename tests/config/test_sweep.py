@@ -20,7 +20,7 @@ from ketsim.config.sweep import (
     sweep_axes,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "scenarios" / "designs" / "dose_duration_sweep.yaml"
 
 REGIMEN = {"route": "iv_infusion", "rate": "20 mg/h", "duration": "4 h"}

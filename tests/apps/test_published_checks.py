@@ -19,7 +19,7 @@ from ketsim.apps import published_checks as v
 from ketsim.config.scenario import ExpectedSpec, ScenarioError, load_scenario, parse_scenario
 from ketsim.sim.trial import AE_EVENTS, TrialArrays
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ROOT / "scenarios" / "published"
 SIGTERMANS = yaml.safe_load((PUBLISHED / "sigtermans2009.yaml").read_text())
 SIGTERMANS.pop("expected")

@@ -11,7 +11,7 @@ import pytest
 
 import ketsim
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_public_name_resolves_and_is_listed():

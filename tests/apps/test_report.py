@@ -14,7 +14,7 @@ from ketsim.apps.report import PANELS, load_run, write_report
 from ketsim.config.scenario import parse_scenario
 from ketsim.engine.montecarlo import RunOptions, estimate_power
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SIG = ROOT / "scenarios" / "published" / "sigtermans2009.yaml"
 EVIL = '<script>alert("x")</script> & <b>bold</b>'
 

@@ -144,8 +144,8 @@ def test_safe_loader_rejects_python_objects(tmp_path):
 @pytest.mark.parametrize(
     "path",
     sorted(
-        str(p.relative_to(Path(__file__).resolve().parents[1]))
-        for p in (Path(__file__).resolve().parents[1] / "scenarios").rglob("*.yaml")
+        str(p.relative_to(Path(__file__).resolve().parents[2]))
+        for p in (Path(__file__).resolve().parents[2] / "scenarios").rglob("*.yaml")
     ),
 )
 def test_shipped_scenarios_round_trip(path):

@@ -36,7 +36,7 @@ from ketsim.engine.montecarlo import (
 )
 from ketsim.storage.store import RunStore, StoreError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SIG = ROOT / "scenarios" / "published" / "sigtermans2009.yaml"
 TABLES = ("power.csv", "power.parquet", "replicates.parquet", "endpoints.parquet", "trial.parquet")
 

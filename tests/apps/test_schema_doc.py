@@ -23,7 +23,7 @@ from ketsim.apps.schema_doc import (
 )
 from ketsim.core.pd.parameters import PDParameters
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 REGENERATE = "python -m ketsim.apps.schema_doc --write README.md"
 
 

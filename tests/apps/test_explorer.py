@@ -42,7 +42,7 @@ from ketsim.apps.explorer import (
 from ketsim.config.scenario import load_scenario, parse_scenario
 from ketsim.sim.trial import simulate_trial
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SIG = ROOT / "scenarios/published/sigtermans2009.yaml"
 CROSSOVER = ROOT / "scenarios/designs/pickering_style_crossover.yaml"
 EERW = ROOT / "scenarios/designs/eerw_ketamine_infusion.yaml"

@@ -10,7 +10,7 @@ import pytest
 
 from ketsim.apps.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "scenarios").rglob("*.yaml"))
 
 
