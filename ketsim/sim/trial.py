@@ -30,7 +30,7 @@ from ketsim.config.scenario import BOLUS_ROUTES, INFUSION_ROUTES, Scenario
 from ketsim.core.pd import acute, adverse, diary, placebo, sensitization
 from ketsim.core.pd.parameters import PDParameters, resolve_pd
 from ketsim.core.pk.model import build_system, individual_parameters
-from ketsim.core.pk.propagate import Propagator
+from ketsim.core.pk.propagate import PKCursor, Propagator
 from ketsim.core.seeds import root_entropy, streams
 from ketsim.sim.design import (
     Timeline,
@@ -700,9 +700,9 @@ class TrialModel(mesa.Model):
         steps, counts = np.unique(np.diff(self.times), return_counts=True)
         for p in self.props.values():
             p.prepare(steps[np.argsort(-counts, kind="stable")])
-        m = next(iter(self.props.values())).A_aug.shape[1]
-        self.z = {e: np.zeros((pk_pop.n, m)) for e in systems}
-        self.n_state = next(iter(self.props.values())).n
+        # the PK state of each enantiomer system, advanced event to event through the same cursor
+        # API that population PK runs use (core.pk.propagate.PKCursor)
+        self.pk = {e: PKCursor(p, float(self.times[0])) for e, p in self.props.items()}
 
         # -- dynamic state ---------------------------------------------------------------------
         self.on_treatment = np.ones(n, bool)
@@ -906,7 +906,7 @@ class TrialModel(mesa.Model):
         self._update_members()
 
     def _outputs(self) -> dict[str, np.ndarray]:
-        y = {e: p.outputs(self.z[e]) for e, p in self.props.items()}
+        y = {e: c.outputs() for e, c in self.pk.items()}
         if self.pk_rows is not None:  # scatter into zeros: the others' outputs are exactly 0
             for e, v in y.items():
                 full = np.zeros((self.n, v.shape[1]))
@@ -1007,8 +1007,8 @@ class TrialModel(mesa.Model):
         prm = self.params
         y_prev = self.y
         if dt > 0:
-            for e, p in self.props.items():
-                self.z[e] = p.step(self.z[e], dt)
+            for c in self.pk.values():
+                c.advance(t)
             self.y = self._outputs()
             exposed = y_prev["ce_fast"] > 1.0
             self.tolerance = adverse.tolerance_step(self.tolerance, exposed, dt, prm)
@@ -1191,19 +1191,16 @@ class TrialModel(mesa.Model):
             self.recorder.infusions(t, rates)
         bol = self._boluses_at(k)
         rows = self.pk_rows
-        for e, p in self.props.items():
-            z = self.z[e].copy()
-            z[:, self.n_state :] = rates if rows is None else rates[rows]
-            if bol is not None:
-                amounts = bol * (active & self.drug)[:, None]
-                pk_amounts = amounts if rows is None else amounts[rows]
-                z[:, : self.n_state] += np.einsum("pnb,pb->pn", p.system.Bb, pk_amounts)
-                dosed = amounts.sum(axis=1) > 0
-                if e == "S":
-                    self._log(dosed, "dose_mg", amounts.sum(axis=1))
-                    if self.recorder is not None:
-                        self.recorder.boluses(t, amounts)
-            self.z[e] = z
+        pk_rates = rates if rows is None else rates[rows]
+        pk_amounts = None
+        if bol is not None:
+            amounts = bol * (active & self.drug)[:, None]
+            pk_amounts = amounts if rows is None else amounts[rows]
+            self._log(amounts.sum(axis=1) > 0, "dose_mg", amounts.sum(axis=1))
+            if self.recorder is not None:
+                self.recorder.boluses(t, amounts)
+        for c in self.pk.values():
+            c.set_inputs(pk_rates, pk_amounts)
 
     def _course_end(self, ids: np.ndarray, t: float) -> None:
         """Liver injury at the end of an infusion course (exposure from the exact AUC state).

@@ -256,7 +256,7 @@ def test_drug_free_patients_skip_pk_without_changing_results(monkeypatch):
     for k in m.y:
         assert m.y[k].tobytes() == full.y[k].tobytes(), k
     drug_free = np.setdiff1d(np.arange(m.n), m.pk_rows)
-    assert not full.z["S"][drug_free].any()
+    assert not full.pk["S"].z[drug_free].any()
     for k, v in m.cv_max.items():
         assert_array_equal(v, full.cv_max[k], err_msg=k)
     assert len(m.events_log) == len(full.events_log)

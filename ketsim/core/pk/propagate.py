@@ -21,7 +21,7 @@ import numpy as np
 from ketsim.core.pk.expm import expm_batched, expm_multiple
 from ketsim.core.pk.model import LinearSystem
 
-__all__ = ["DosingPlan", "Propagator"]
+__all__ = ["DosingPlan", "PKCursor", "Propagator"]
 
 
 @dataclass
@@ -232,28 +232,76 @@ class Propagator:
         if times.ndim != 1 or np.any(np.diff(times) < 0):
             raise ValueError("output times must be sorted")
         p = self.A_aug.shape[0]
-        n = self.n
         ev = plan.times
         start = min(ev[0] if ev.size else np.inf, times[0] if times.size else np.inf)
         t = start if t0 is None else float(t0)
         if t > start:
             raise ValueError("t0 is after the first event or output time")
-        z = np.zeros((p, n + self.n_in))
-        if x0 is not None:
-            z[:, :n] = x0
+        cur = PKCursor(self, t, x0)
         Y = np.empty((p, times.size, self.C_aug.shape[1])) if out is None else out
+        has_boluses = plan.boluses.shape[2] > 0
         idx = 0
         for k in range(ev.size + 1):
             end = ev[k] if k < ev.size else np.inf
             j = int(np.searchsorted(times, end, side="left"))
-            z, t = self._eval(z, t, times[idx:j], Y[:, idx:j])
+            cur.record(times[idx:j], Y[:, idx:j])
             idx = j
             if k == ev.size:
                 break
-            z = self.step(z, ev[k] - t)
-            t = ev[k]
-            z = z.copy()
-            z[:, n:] = plan.rates[k]
-            if plan.boluses.shape[2]:
-                z[:, :n] += np.einsum("pnb,pb->pn", self.system.Bb, plan.boluses[k])
-        return Y, z
+            cur.advance(ev[k])
+            cur.set_inputs(plan.rates[k], plan.boluses[k] if has_boluses else None)
+        return Y, cur.z
+
+
+class PKCursor:
+    """The PK state of a batch of patients at one time: the single event loop's API.
+
+    Both event loops of ketsim go through it: :meth:`Propagator.run` (population PK, a fixed
+    :class:`DosingPlan`) and the trial model (inputs decided as the trial goes: titration,
+    discontinuation, dropout). Between events the inputs are constant, so :meth:`advance` and
+    :meth:`record` propagate exactly; at an event :meth:`set_inputs` replaces the infusion rates and
+    adds the boluses.
+
+    Parameters
+    ----------
+    propagator : the batch's propagator.
+    t0 : time (h) of the initial state.
+    x0 : ``(P, n)`` initial compartment amounts (default zero); the inputs start at zero.
+    """
+
+    def __init__(self, propagator: Propagator, t0: float, x0: np.ndarray | None = None) -> None:
+        self.propagator = propagator
+        prop = propagator
+        self.z = np.zeros((prop.A_aug.shape[0], prop.n + prop.n_in))
+        if x0 is not None:
+            self.z[:, : prop.n] = x0
+        self.t = float(t0)
+
+    def advance(self, t: float) -> None:
+        """Propagate the state exactly to time ``t`` (>= the current time)."""
+        self.z = self.propagator.step(self.z, t - self.t)
+        self.t = float(t)
+
+    def record(self, times: np.ndarray, out: np.ndarray) -> None:
+        """Write the outputs at ``times`` (sorted, >= now, before the next event) into ``out``.
+
+        Regular stretches of ``times`` use the batched grid evaluation; the cursor ends at the
+        last time.
+        """
+        self.z, self.t = self.propagator._eval(self.z, self.t, times, out)
+
+    def set_inputs(self, rates: np.ndarray, boluses: np.ndarray | None = None) -> None:
+        """From now on infuse ``rates (P, n_inf)`` (mg/h); give ``boluses (P, n_bolus)`` (mg) now.
+
+        The state is copied first, so arrays handed out earlier (outputs, states) stay valid.
+        """
+        n = self.propagator.n
+        z = self.z.copy()
+        z[:, n:] = rates
+        if boluses is not None:
+            z[:, :n] += np.einsum("pnb,pb->pn", self.propagator.system.Bb, boluses)
+        self.z = z
+
+    def outputs(self) -> np.ndarray:
+        """Outputs ``(P, n_out)`` of the current state (right-continuous: after a bolus now)."""
+        return self.propagator.outputs(self.z)
