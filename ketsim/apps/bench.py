@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from ketsim.config.scenario import PopulationSpec, RegimenSpec
+from ketsim.sim.compile import compile_dosing
 from ketsim.sim.pk_study import simulate_concentrations
 from ketsim.sim.population import sample_population
 
@@ -19,7 +20,7 @@ def bench_pk(patients: int = 10_000, repeats: int = 3, seed: int = 1) -> dict:
     Times population PK of ``patients`` virtual patients (covariates from the default CRPS
     population, log-normal IIV) on one process; returns the best of ``repeats`` runs.
     """
-    regimen = [RegimenSpec(route="iv_infusion", rate="20 mg/h", duration="100 h")]
+    regimen = compile_dosing([RegimenSpec(route="iv_infusion", rate="20 mg/h", duration="100 h")])
     times = np.arange(0.0, 12 * 168.0 + 0.5, 1.0)
     pop = sample_population(PopulationSpec(n=patients), seed)
     cov = pop.pk_covariates()

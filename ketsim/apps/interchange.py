@@ -930,6 +930,7 @@ def exposures(
         ``ID, REP, PAT, TIME, s_ketamine_ng_ml, s_norketamine_ng_ml`` (and ``r_*`` for the
         racemate); concentrations right-continuous (a bolus at ``TIME`` is included).
     """
+    from ketsim.sim.compile import compile_dosing
     from ketsim.sim.pk_study import pk_switches, simulate_concentrations
 
     _need_recording(result)
@@ -963,7 +964,7 @@ def exposures(
             conc = simulate_concentrations(
                 cov_all.take([i]),
                 pop.eta_pk[i : i + 1],
-                regs,
+                compile_dosing(regs),
                 t,
                 parameter_set=sc.parameter_set,
                 switches=sw,

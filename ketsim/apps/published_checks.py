@@ -504,6 +504,7 @@ def _pk_conc(
 ) -> dict[str, np.ndarray]:
     """Concentrations per enantiomer, (P, T, n_out) with AUC outputs; P = len(reps) x n, or 1."""
     from ketsim.core.pk.model import Covariates
+    from ketsim.sim.compile import compile_dosing
     from ketsim.sim.pk_study import pk_switches, simulate_concentrations
     from ketsim.sim.population import sample_populations
 
@@ -516,7 +517,7 @@ def _pk_conc(
     return simulate_concentrations(
         cov,
         eta,
-        sc.regimens,
+        compile_dosing(sc.regimens),
         times,
         parameter_set=sc.parameter_set,
         switches=pk_switches(sc),

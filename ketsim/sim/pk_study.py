@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ketsim.config.scenario import RegimenSpec, Scenario
+from ketsim.config.scenario import Scenario
 from ketsim.core.pk.model import (
     AUC_OUTPUTS,
     OUTPUTS,
@@ -18,6 +19,7 @@ from ketsim.core.pk.model import (
 )
 from ketsim.core.pk.propagate import Propagator
 from ketsim.core.seeds import root_entropy
+from ketsim.sim.compile import Dosing, compile_pk_study, pk_switches
 from ketsim.sim.population import Population, sample_population
 from ketsim.sim.regimen import build_plan
 
@@ -26,21 +28,10 @@ __all__ = ["PKResult", "pk_switches", "simulate_concentrations", "simulate_pk"]
 CHUNK = 1024  # patients per batch: keeps the per-patient matrices in cache (see `ketsim bench pk`)
 
 
-def pk_switches(scenario: Scenario) -> PKSwitches:
-    sw = scenario.switches
-    return PKSwitches(
-        sex_effect=sw.sex_effect_on_clearance,
-        cyp2b6_effect=sw.cyp2b6_effect,
-        r_inhibits_s=sw.r_inhibits_s,
-        iiv=sw.iiv,
-        intranasal=sw.intranasal,
-    )
-
-
 def simulate_concentrations(
     covariates: Covariates,
     eta: np.ndarray | None,
-    regimens: list[RegimenSpec] | tuple[RegimenSpec, ...],
+    dosing: Sequence[Dosing],
     times: np.ndarray,
     *,
     parameter_set: str = "noppers2011",
@@ -50,6 +41,8 @@ def simulate_concentrations(
     chunk: int = CHUNK,
 ) -> dict[str, np.ndarray]:
     """Concentrations ``(P, T, n_out)`` per enantiomer system (``"S"``, and ``"R"`` if racemic).
+
+    ``dosing`` is compiled (:func:`ketsim.sim.compile.compile_dosing`): no scenario spec is read.
 
     Patients are processed in chunks of ``chunk``; results do not depend on the chunk size.
     """
@@ -61,7 +54,7 @@ def simulate_concentrations(
     for lo in range(0, p, chunk):
         idx = slice(lo, min(p, lo + chunk))
         cov = covariates.take(idx)
-        plan, inf, bol = build_plan(regimens, cov.weight_kg, fraction)
+        plan, inf, bol = build_plan(dosing, cov.weight_kg, fraction)
         for e in systems:
             ip = individual_parameters(
                 cov,
@@ -129,18 +122,17 @@ def simulate_pk(scenario: Scenario, seed: int | None = None, chunk: int = CHUNK)
     :attr:`PKResult.entropy` so the run can be repeated.
     """
     entropy = root_entropy(seed, scenario.seed)
+    study = compile_pk_study(scenario)
     pop = sample_population(scenario.population, entropy, replicate=0)
-    out = scenario.output
-    times = np.arange(0.0, out.end + 0.5 * out.step, out.step)
     conc = simulate_concentrations(
         pop.pk_covariates(),
         pop.eta_pk,
-        scenario.pk_regimens(),
-        times,
-        parameter_set=scenario.parameter_set,
-        switches=pk_switches(scenario),
-        racemic=scenario.drug == "racemic",
+        study.dosing,
+        study.times_h,
+        parameter_set=study.parameter_set,
+        switches=study.switches,
+        racemic=study.racemic,
         with_auc=True,
         chunk=chunk,
     )
-    return PKResult(scenario, entropy, pop, times, conc, OUTPUTS + AUC_OUTPUTS)
+    return PKResult(scenario, entropy, pop, study.times_h, conc, OUTPUTS + AUC_OUTPUTS)

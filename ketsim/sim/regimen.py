@@ -15,6 +15,7 @@ import numpy as np
 
 from ketsim.config.scenario import BOLUS_ROUTES, INFUSION_ROUTES, RegimenSpec, TitrationSpec
 from ketsim.core.pk.propagate import DosingPlan
+from ketsim.sim.compile import Dosing, compile_dosing
 
 __all__ = [
     "ArmSchedule",
@@ -26,8 +27,10 @@ __all__ = [
 ]
 
 
-def routes_used(regimens: Sequence[RegimenSpec]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(infusion routes, bolus routes) of the PK model, in a fixed order."""
+def routes_used(
+    regimens: Sequence[RegimenSpec] | Sequence[Dosing],
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(infusion routes, bolus routes) of the PK model, in a fixed order (specs or compiled)."""
     inf = tuple(
         dict.fromkeys(INFUSION_ROUTES[r.route] for r in regimens if r.route in INFUSION_ROUTES)
     )
@@ -36,12 +39,13 @@ def routes_used(regimens: Sequence[RegimenSpec]) -> tuple[tuple[str, ...], tuple
 
 
 def build_plan(
-    regimens: Sequence[RegimenSpec],
+    dosing: Sequence[Dosing],
     weight_kg: np.ndarray,
     fraction: float = 1.0,
     routes: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
 ) -> tuple[DosingPlan, tuple[str, ...], tuple[str, ...]]:
-    """Expand regimens for patients of the given weights.
+    """Expand compiled regimens (:func:`ketsim.sim.compile.compile_dosing`) for patients of the
+    given weights.
 
     ``fraction`` scales every dose (0.5 for one enantiomer of a racemate); ``routes`` fixes the
     (infusion, bolus) columns (default: the routes the regimens use, in order of appearance).
@@ -49,28 +53,28 @@ def build_plan(
     """
     weight_kg = np.asarray(weight_kg, dtype=float)
     p = weight_kg.size
-    inf_routes, bol_routes = routes if routes is not None else routes_used(regimens)
+    inf_routes, bol_routes = routes if routes is not None else routes_used(dosing)
     # every time at which some input changes
     pts: set[float] = set()
-    for r in regimens:
-        for s in r.start_times():
+    for r in dosing:
+        for s in r.starts_h:
             pts.add(s)
-            if r.route in INFUSION_ROUTES:
-                pts.add(s + r.duration)
+            if r.infusion:
+                pts.add(s + r.duration_h)
     times = np.array(sorted(pts))
     rates = np.zeros((times.size, p, len(inf_routes)))
     boluses = np.zeros((times.size, p, len(bol_routes)))
-    for r in regimens:
-        if r.route in INFUSION_ROUTES:
+    for r in dosing:
+        if r.infusion:
             col = inf_routes.index(INFUSION_ROUTES[r.route])
             rate = fraction * np.asarray(r.rate_mg_per_h(weight_kg), dtype=float)
-            for s in r.start_times():
-                on = (times >= s) & (times < s + r.duration)
+            for s in r.starts_h:
+                on = (times >= s) & (times < s + r.duration_h)
                 rates[on, :, col] += rate
         else:
             col = bol_routes.index(BOLUS_ROUTES[r.route])
-            dose = fraction * np.asarray(r.amount.mg(weight_kg), dtype=float)
-            for s in r.start_times():
+            dose = fraction * np.asarray(r.amount_mg(weight_kg), dtype=float)
+            for s in r.starts_h:
                 boluses[np.searchsorted(times, s), :, col] += dose
     return DosingPlan(times, rates, boluses), inf_routes, bol_routes
 
@@ -146,7 +150,7 @@ def compile_arm(
     titrated = [r for r in regimens if getattr(r, "titration", None) is not None]
     fixed = [r for r in regimens if getattr(r, "titration", None) is None]
     if fixed:
-        plan, _, _ = build_plan(fixed, weight_kg, fraction, routes)
+        plan, _, _ = build_plan(compile_dosing(fixed), weight_kg, fraction, routes)
     else:
         plan = DosingPlan(
             np.zeros(1),

@@ -17,6 +17,7 @@ from scipy import stats as sps
 
 from ketsim.apps import published_checks as v
 from ketsim.config.scenario import ExpectedSpec, ScenarioError, load_scenario, parse_scenario
+from ketsim.sim.compile import compile_dosing
 from ketsim.sim.trial import AE_EVENTS, TrialArrays
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -537,9 +538,9 @@ def test_pk_typical_patient_exact_numbers():
     assert df.loc["double", "simulated"] == pytest.approx(2.0, rel=1e-9)
     assert (df["mc_se"] == 0).all() and (df["replicates"] == 1).all()
     t = np.arange(0, 24 * 80, 0.01)
-    ce = simulate_concentrations(Covariates.typical(1), None, [RegimenSpec(**iv[0])], t)["S"][
-        0, :, 3
-    ]
+    ce = simulate_concentrations(
+        Covariates.typical(1), None, compile_dosing([RegimenSpec(**iv[0])]), t
+    )["S"][0, :, 3]
     first = t[(t > 100) & (ce < 10.5)][0]
     assert df.loc["c50", "simulated"] == pytest.approx((first - 100) / 24, abs=0.01 / 24 + 1e-6)
 

@@ -3,13 +3,25 @@
 import numpy as np
 import pytest
 
-from ketsim.config.scenario import RegimenSpec
 from ketsim.core.pk.model import Covariates, PKSwitches
 from ketsim.core.pk.parameters import COMEDICATIONS
+from ketsim.core.units import Amount, Rate
+from ketsim.sim.compile import Dosing
 from ketsim.sim.pk_study import simulate_concentrations
 
-ORAL = [RegimenSpec(route="oral", amount="0.2 mg/kg")]
-IV = [RegimenSpec(route="iv_bolus", amount="0.1 mg/kg")]
+
+def infusion(rate_mg_h: float, hours: float) -> Dosing:
+    """An IV infusion from t = 0 (compiled dosing: no scenario spec needed)."""
+    return Dosing("iv_infusion", True, (0.0,), hours, Rate(rate_mg_h), None)
+
+
+def dose(route: str, mg_per_kg: float) -> Dosing:
+    """One instant administration at t = 0."""
+    return Dosing(route, False, (0.0,), 0.0, None, Amount(mg_per_kg, per_kg=True))
+
+
+ORAL = [dose("oral", 0.2)]
+IV = [dose("iv_bolus", 0.1)]
 
 
 def _auc(cov, regimen, horizon_h=400.0):
@@ -32,14 +44,14 @@ def _with(name: str) -> Covariates:
 
 def test_typical_man_100h_20mg_per_h_reaches_214():
     """Typical 70-kg man, 20 mg/h for 100 h: ~214 ng/mL = 20/93.5 (Noppers 2011; MODEL.md §3.2)."""
-    reg = [RegimenSpec(route="iv_infusion", rate="20 mg/h", duration="100 h")]
+    reg = [infusion(20.0, 100.0)]
     c = simulate_concentrations(Covariates.typical(1), None, reg, np.array([100.0]))["S"]
     assert c[0, 0, 0] == pytest.approx(20.0 / 93.5 * 1000.0, rel=0.01)
 
 
 def test_slow_compartment_after_100h_infusion():
     """Slow compartment ~50 ng/mL at 100 h, below C50 10.5 ~25 d after the stop (MODEL.md §3.2)."""
-    reg = [RegimenSpec(route="iv_infusion", rate="20 mg/h", duration="100 h")]
+    reg = [infusion(20.0, 100.0)]
     t = np.arange(0.0, 60 * 24.0, 1.0)
     c = simulate_concentrations(Covariates.typical(1), None, reg, t)["S"][0, :, 3]
     assert c[100] == pytest.approx(50.0, rel=0.05)
@@ -49,7 +61,7 @@ def test_slow_compartment_after_100h_infusion():
 
 def test_women_17_percent_lower_css():
     """Women clear S-K x1.20, so Css is ~17% lower (Sigtermans 2009 Anesthesiology 111:892)."""
-    reg = [RegimenSpec(route="iv_infusion", rate="20 mg/h", duration="2000 h")]
+    reg = [infusion(20.0, 2000.0)]
     t = np.array([1999.0])
     f = simulate_concentrations(Covariates.typical(1, female=True), None, reg, t)["S"][0, 0, 0]
     m = simulate_concentrations(Covariates.typical(1), None, reg, t)["S"][0, 0, 0]
@@ -95,16 +107,16 @@ def test_oral_bioavailability_and_norketamine_ratio():
 def test_intranasal_cmax_huge2010():
     """Intranasal 0.2 mg/kg: Cmax 27.7 ± 5.9 ng/mL at 10 ± 6 min (Huge 2010 Eur J Pain 14:387)."""
     t = np.arange(0.0, 3.0, 1 / 120)
-    c = simulate_concentrations(
-        Covariates.typical(1), None, [RegimenSpec(route="intranasal", amount="0.2 mg/kg")], t
-    )["S"][0, :, 0]
+    c = simulate_concentrations(Covariates.typical(1), None, [dose("intranasal", 0.2)], t)["S"][
+        0, :, 0
+    ]
     assert 27.7 - 5.9 <= c.max() <= 27.7 + 5.9
     assert 4 <= t[c.argmax()] * 60 <= 16
 
 
 def test_cyp2b6_null_switch_and_gene_dose():
     """CYP2B6 *6/*6 lowers IV clearance modestly (in vitro switch) and not at all with 'null'."""
-    reg = [RegimenSpec(route="iv_infusion", rate="20 mg/h", duration="2000 h")]
+    reg = [infusion(20.0, 2000.0)]
     t = np.array([1999.0])
     cov = Covariates(np.full(3, 70.0), np.zeros(3, bool), cyp2b6_activity=[1.0, 0.5, 0.17])
     c = simulate_concentrations(cov, None, reg, t)["S"][:, 0, 0]
@@ -115,7 +127,7 @@ def test_cyp2b6_null_switch_and_gene_dose():
 
 def test_racemate_halves_and_r_clearance():
     """Racemate: R and S systems get half the dose; CL_R = 0.944 CL_S (Hasan 2021)."""
-    reg = [RegimenSpec(route="iv_infusion", rate="20 mg/h", duration="2000 h")]
+    reg = [infusion(20.0, 2000.0)]
     t = np.array([1999.0])
     c = simulate_concentrations(Covariates.typical(1), None, reg, t, racemic=True)
     s, r = c["S"][0, 0, 0], c["R"][0, 0, 0]

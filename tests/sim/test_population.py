@@ -10,6 +10,7 @@ from scipy import stats
 from ketsim.config.scenario import BetaSpec, PopulationSpec, RegimenSpec
 from ketsim.core.pk.model import individual_parameters
 from ketsim.core.seeds import stream
+from ketsim.sim.compile import compile_dosing
 from ketsim.sim.pk_study import simulate_concentrations
 from ketsim.sim.population import (
     ALLELE_FREQUENCIES,
@@ -61,9 +62,13 @@ def test_results_identical_for_any_chunk_size():
         RegimenSpec(route="oral", amount="10 mg", start="12 h"),
     ]
     t = np.arange(0.0, 48.0, 0.5)
-    ref = simulate_concentrations(pop.pk_covariates(), pop.eta_pk, reg, t, chunk=1024)["S"]
+    ref = simulate_concentrations(
+        pop.pk_covariates(), pop.eta_pk, compile_dosing(reg), t, chunk=1024
+    )["S"]
     for chunk in (1, 5, 16):
-        out = simulate_concentrations(pop.pk_covariates(), pop.eta_pk, reg, t, chunk=chunk)["S"]
+        out = simulate_concentrations(
+            pop.pk_covariates(), pop.eta_pk, compile_dosing(reg), t, chunk=chunk
+        )["S"]
         np.testing.assert_array_equal(out, ref)
 
 

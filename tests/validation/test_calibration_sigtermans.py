@@ -27,6 +27,7 @@ from ketsim.config.scenario import RegimenSpec, load_scenario
 from ketsim.core.pd.parameters import PDParameters
 from ketsim.core.pd.sensitization import desensitizing_drive
 from ketsim.core.pk.model import Covariates
+from ketsim.sim.compile import compile_dosing
 from ketsim.sim.pk_study import simulate_concentrations
 from ketsim.sim.trial import simulate_trial
 
@@ -120,7 +121,7 @@ def test_dahan_relief_outlasts_infusion_by_about_50_days():
     cov = Covariates.typical(1)
     reg = [RegimenSpec(route="iv_infusion", rate="22.2 mg/h", duration="100 h")]
     t = np.arange(0.0, 100.0 + 24 * 120, 1.0)
-    ce = simulate_concentrations(cov, None, reg, t)["S"][0, :, 3]
+    ce = simulate_concentrations(cov, None, compile_dosing(reg), t)["S"][0, :, 3]
     d = desensitizing_drive(ce, prm.slow_c50_ng_ml, prm)
     end = np.searchsorted(t, 100.0)
     below = np.flatnonzero(d[end:] < 0.5 * d[end])[0]
