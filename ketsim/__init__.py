@@ -20,7 +20,7 @@ _API: dict[str, str] = {
     "parse_scenario": "ketsim.config.scenario",
     "dump_scenario": "ketsim.config.scenario",
     "apply_overrides": "ketsim.config.scenario",
-    "resize_scenario": "ketsim.engine.montecarlo",
+    "resize_scenario": "ketsim.engine.variants",
     "load_sweep": "ketsim.config.sweep",
     # one simulation
     "simulate_pk": "ketsim.sim.pk_study",
@@ -28,10 +28,10 @@ _API: dict[str, str] = {
     "TrialModel": "ketsim.sim.trial",
     "sample_population": "ketsim.sim.population",
     # Monte Carlo
-    "RunOptions": "ketsim.engine.montecarlo",
-    "estimate_power": "ketsim.engine.montecarlo",
-    "estimate_sweep": "ketsim.engine.montecarlo",
-    "search_sample_size": "ketsim.engine.montecarlo",
+    "RunOptions": "ketsim.engine.runs",
+    "estimate_power": "ketsim.engine.power",
+    "estimate_sweep": "ketsim.engine.sweep",
+    "search_sample_size": "ketsim.engine.sample_size",
     # reading runs, reports, validation
     "load_run": "ketsim.apps.report",
     "write_report": "ketsim.apps.report",

@@ -64,7 +64,7 @@ def bench_trial(
     import yaml
 
     from ketsim.config.scenario import parse_scenario
-    from ketsim.engine.montecarlo import Task, chunk_ranges, default_chunk_size, run_chunks
+    from ketsim.engine.executors import Task, chunk_ranges, default_chunk_size, run_chunks
 
     path = Path(scenario) if scenario else _published("sigtermans2009.yaml")
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -94,7 +94,7 @@ def bench_trial(
     run_chunks(tasks, keep, jobs=jobs)
     wall = time.perf_counter() - t0
     # one chunk in this process
-    from ketsim.engine.montecarlo import simulate_chunk
+    from ketsim.engine.chunks import simulate_chunk
 
     simulate_chunk(sc, entropy, range(10**6, 10**6 + 20))  # warm-up (first-touch memory)
     t1 = time.perf_counter()

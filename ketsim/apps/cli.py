@@ -256,7 +256,7 @@ def format_analyses(table) -> str:
 
 
 def _run_options(args):
-    from ketsim.engine.montecarlo import RunOptions
+    from ketsim.engine.runs import RunOptions
 
     progress = False if args.quiet else None
     return RunOptions(
@@ -288,7 +288,8 @@ def _engine_call(cmd: str, fn, **kwargs):
 
 
 def _cmd_power(args) -> int:
-    from ketsim.engine.montecarlo import estimate_power, simulate_chunk
+    from ketsim.engine.chunks import simulate_chunk
+    from ketsim.engine.power import estimate_power
 
     sc = _load(args.file)
     if sc is None:
@@ -302,7 +303,7 @@ def _cmd_power(args) -> int:
         seed = given_entropy(args.seed, sc.seed)
         if seed is None:
             return _fail(["seed: --replicate needs --seed (or a seed in the scenario)"], args.file)
-        from ketsim.engine.montecarlo import null_scenario
+        from ketsim.engine.variants import null_scenario
 
         sim = null_scenario(sc) if args.null else sc
         rows = simulate_chunk(sim, seed, [args.replicate])["analyses"]
@@ -343,7 +344,8 @@ def _cmd_power(args) -> int:
 
 def _cmd_sweep(args) -> int:
     from ketsim.config.sweep import load_sweep, sweep_axes
-    from ketsim.engine.montecarlo import estimate_sweep, surfaces
+    from ketsim.engine.summaries import surfaces
+    from ketsim.engine.sweep import estimate_sweep
 
     try:
         base, cells = load_sweep(args.file)
@@ -414,7 +416,7 @@ def format_sweep(res, axes: list[str]) -> str:
 
 
 def _cmd_samplesize(args) -> int:
-    from ketsim.engine.montecarlo import search_sample_size
+    from ketsim.engine.sample_size import search_sample_size
 
     sc = _load(args.file)
     if sc is None:

@@ -1109,7 +1109,7 @@ def _from_run_dir(path: Path, args: argparse.Namespace) -> _Source | int:
                 EXIT_USAGE,
             )
         if key.get("null"):
-            from ketsim.engine.montecarlo import null_scenario
+            from ketsim.engine.variants import null_scenario
 
             sc = null_scenario(sc)
     ran = (man.get("versions") or {}).get("ketsim")

@@ -403,7 +403,8 @@ def _run_trials(
     sc: Scenario, specs: list[tuple[int, ExpectedSpec]], entropy: int, n_rep: int, jobs: int
 ) -> dict[int, np.ndarray]:
     """Per-replicate arrays (replicate order) of each trial spec over ``n_rep`` replicates."""
-    from ketsim.engine.montecarlo import chunk_ranges, default_chunk_size, total_patients
+    from ketsim.engine.executors import chunk_ranges, default_chunk_size
+    from ketsim.engine.summaries import total_patients
 
     size = default_chunk_size(n_rep, jobs, total_patients(sc))
     ranges = chunk_ranges(range(n_rep), size)

@@ -12,7 +12,8 @@ import yaml
 
 from ketsim.apps.report import PANELS, load_run, write_report
 from ketsim.config.scenario import parse_scenario
-from ketsim.engine.montecarlo import RunOptions, estimate_power
+from ketsim.engine.power import estimate_power
+from ketsim.engine.runs import RunOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 SIG = ROOT / "scenarios" / "published" / "sigtermans2009.yaml"

@@ -151,7 +151,7 @@ def test_the_reader_sees_every_kind_of_import():
     """Function-level, relative and type-checking imports are all found (the checks can fail)."""
     src = (
         "from typing import TYPE_CHECKING\n"
-        "import ketsim.engine.montecarlo\n"
+        "import ketsim.engine.power\n"
         "from ..apps import cli\n"
         "if TYPE_CHECKING:\n"
         "    from ketsim.sim.trial import TrialModel\n"
@@ -162,7 +162,7 @@ def test_the_reader_sees_every_kind_of_import():
     assert got == [
         ("ketsim.apps.cli", 3, False),
         ("ketsim.config.scenario", 7, False),
-        ("ketsim.engine.montecarlo", 2, False),
+        ("ketsim.engine.power", 2, False),
         ("ketsim.sim.trial", 5, True),
     ]
     assert all(layer_of(dep) > layer_of("ketsim.core.units") for dep, _, _ in got)

@@ -19,21 +19,15 @@ from hypothesis import strategies as st
 
 from ketsim.config.scenario import load_scenario, parse_scenario
 from ketsim.config.sweep import load_sweep
-from ketsim.engine.montecarlo import (
-    NormalReference,
-    RunOptions,
-    chunk_ranges,
-    clopper_pearson_interval,
-    estimate_power,
-    estimate_sweep,
-    null_scenario,
-    resize_scenario,
-    search_sample_size,
-    simulate_chunk,
-    size_of,
-    summarise_power,
-    wilson_interval,
-)
+from ketsim.engine.chunks import NormalReference, simulate_chunk
+from ketsim.engine.executors import chunk_ranges
+from ketsim.engine.intervals import clopper_pearson_interval, wilson_interval
+from ketsim.engine.power import estimate_power
+from ketsim.engine.runs import RunOptions
+from ketsim.engine.sample_size import search_sample_size
+from ketsim.engine.summaries import summarise_power
+from ketsim.engine.sweep import estimate_sweep
+from ketsim.engine.variants import null_scenario, resize_scenario, size_of
 from ketsim.storage.store import RunStore, StoreError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -494,7 +488,7 @@ def test_dask_scheduler_address_gives_the_same_tables(tmp_path):
 
 
 def test_progress_bar_shows_count_and_eta(capsys):
-    from ketsim.engine.montecarlo import Progress
+    from ketsim.engine.progress import Progress
 
     bar = Progress(10, enabled=True)
     bar.update(4)

@@ -1,0 +1,168 @@
+"""Power run: estimate the power of one scenario (:func:`estimate_power`, :class:`PowerResult`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ketsim.config.scenario import Scenario
+from ketsim.engine.chunks import (
+    NormalReference,
+)
+from ketsim.engine.runs import RunOptions, _open_store, _start_manifest, run_cells, scenario_key
+from ketsim.engine.summaries import (
+    summarise_endpoints,
+    summarise_power,
+    summarise_subgroups,
+    summarise_trial,
+    summarise_weekly,
+)
+from ketsim.engine.variants import (
+    curve_sizes,
+    null_scenario,
+    resize_scenario,
+    sensitivity_scenarios,
+    size_of,
+)
+
+
+@dataclass
+class PowerResult:
+    """A finished power run (the tables are also in ``store.path``)."""
+
+    store: Any
+    entropy: int
+    power: pd.DataFrame
+    analyses: pd.DataFrame
+    endpoints: pd.DataFrame
+    trial: pd.DataFrame
+    hypothesis: str
+    resumed: bool
+    timings: dict[str, float]
+
+
+def estimate_power(
+    sc: Scenario,
+    replicates: int = 1000,
+    seed: int | None = None,
+    null: bool = False,
+    truth_patients: int = 20_000,
+    out: str | None = None,
+    base: str = "runs",
+    opts: RunOptions | None = None,
+    reference: NormalReference | None = None,
+    aux_replicates: int = 0,
+) -> PowerResult:
+    """Power of every declared analysis: ``replicates`` simulated trials of the scenario.
+
+    With ``aux_replicates > 0`` the same run also simulates, with that many replicates and
+    common random numbers, the scenario at other sizes (:func:`curve_sizes`: the power curve)
+    and with each uncertain switch flipped (:func:`sensitivity_scenarios`), for the report.
+
+    Parameters
+    ----------
+    sc : a scenario with arms, endpoints and analyses.
+    replicates : number of replicate trials (indices ``0 .. replicates-1``).
+    seed : root entropy; default the scenario's ``seed``, else the unfinished run's, else fresh.
+    null : simulate the null scenario (:func:`null_scenario`): ``power`` is then the type-I error.
+    truth_patients : size of the large trial giving the true effects (0: no true effect, bias).
+    out : run directory (default a new one under ``base``).
+    opts : execution options (jobs, backend, chunk size, progress).
+    reference : engine check (:class:`NormalReference`): a normal endpoint replaces the trial
+        model; the true effect is then the difference of its means.
+    aux_replicates : replicates of each power-curve size and sensitivity scenario (0: none; not
+        with ``null`` or ``reference``).
+    """
+    opts = opts or RunOptions()
+    if not sc.analyses:
+        raise ValueError("analyses: none declared; 'ketsim power' needs at least one analysis")
+    sim = null_scenario(sc) if null else sc
+    if null or reference is not None:
+        aux_replicates = 0
+    key = {
+        "scenario_sha256": scenario_key(sc),
+        "replicates": replicates,
+        "null": bool(null),
+        "truth_patients": 0 if null else int(truth_patients),
+        "reference": None if reference is None else [list(reference.means), reference.sd],
+        "aux_replicates": int(aux_replicates),
+    }
+    if reference is not None:
+        truth_patients = 0
+    store, resumed, entropy = _open_store("power", sc, key, seed, out, base)
+    _start_manifest(store, sc, "power", replicates, opts)
+    n_truth = 0 if null else truth_patients
+    tim = run_cells(
+        store,
+        entropy,
+        [("c0000", sim)],
+        replicates,
+        opts,
+        truth_patients=n_truth,
+        reference=reference,
+    )
+    curve = sens = []
+    if aux_replicates:
+        curve = [(f"n{n:07d}", n, resize_scenario(sc, n=n)) for n in curve_sizes(sc)]
+        sens = sensitivity_scenarios(sc)
+        aux = [(c, x) for c, _, x in curve] + [(c, x) for c, _, _, x in sens]
+        t_aux = run_cells(
+            store, entropy, aux, aux_replicates, opts, progress_label="auxiliary replicates"
+        )
+        for k in ("wall_s", "worker_s", "replicates_simulated", "replicates_reused", "chunks"):
+            tim[k] += t_aux[k]
+    truth = store.read_truth("c0000") if n_truth else None
+    if reference is not None:
+        names = [a.name for a in sc.arms]
+        from ketsim.sim.design import control_and_compare
+
+        rows = []
+        for i, a in enumerate(sc.analyses):
+            ctrl, comp = control_and_compare(sc, a)
+            for k in comp:
+                diff = reference.means[k] - reference.means[ctrl]
+                rows.append((i, names[k], diff, 0.0))
+        truth = pd.DataFrame(
+            rows, columns=["analysis_id", "comparison", "true_effect", "true_effect_se"]
+        )
+    hyp = "null" if null else "alternative"
+    analyses = store.read_cell("c0000", "analyses")
+    endpoints = store.read_cell("c0000", "endpoints")
+    trial = store.read_cell("c0000", "trial")
+    power = summarise_power(analyses, truth, hyp)
+    files = store.write_table("power", power)
+    files += store.write_table("replicates", analyses, csv=False)
+    files += store.write_table("endpoints", endpoints, csv=False)
+    files += store.write_table("trial", trial, csv=False)
+    files += store.write_table("endpoint_summary", summarise_endpoints(endpoints))
+    files += store.write_table("trial_summary", summarise_trial(trial))
+    files += store.write_table("weekly", summarise_weekly(store.read_cell("c0000", "weekly")))
+    sub = store.read_cell("c0000", "subgroups")
+    files += store.write_table("subgroups", summarise_subgroups(sub, hyp))
+    if aux_replicates:
+        rows = [power.assign(n=size_of(sc)[1], replicates_main=True)]
+        for cell, n, _ in curve:
+            rows.append(
+                summarise_power(store.read_cell(cell, "analyses"), None, hyp).assign(
+                    n=n, replicates_main=False
+                )
+            )
+        pc = pd.concat(rows, ignore_index=True).sort_values(["analysis_id", "comparison", "n"])
+        pc.insert(0, "unit", size_of(sc)[0])
+        files += store.write_table("power_curve", pc.reset_index(drop=True))
+        srows = [power.assign(switch="(as in the scenario)", value="")]
+        for cell, name, value, _ in sens:
+            srows.append(
+                summarise_power(store.read_cell(cell, "analyses"), None, hyp).assign(
+                    switch=name, value=str(value)
+                )
+            )
+        files += store.write_table("sensitivity", pd.concat(srows, ignore_index=True))
+    store.update(
+        status="complete",
+        timings_s=tim,
+        files=sorted({*files, "scenario.resolved.yaml", "manifest.json"}),
+    )
+    return PowerResult(store, entropy, power, analyses, endpoints, trial, hyp, resumed, tim)

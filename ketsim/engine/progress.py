@@ -1,0 +1,58 @@
+"""Progress of a run: chunks done, rate and time left, printed to stderr."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+
+# -- progress ------------------------------------------------------------------------------------
+@dataclass
+class Progress:
+    """A one-line progress bar with ETA on stderr (silent unless stderr is a terminal)."""
+
+    total: int
+    label: str = "replicates"
+    enabled: bool | None = None
+    done: int = 0
+    _t0: float = field(default_factory=time.perf_counter)
+    _last: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.enabled is None:
+            self.enabled = sys.stderr.isatty() and not os.environ.get("KETSIM_NO_PROGRESS")
+
+    def update(self, k: int) -> None:
+        self.done += k
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if now - self._last < 0.1 and self.done < self.total:
+            return
+        self._last = now
+        el = now - self._t0
+        frac = self.done / self.total if self.total else 1.0
+        eta = el * (1 - frac) / frac if frac > 0 else float("nan")
+        width = 30
+        bar = "#" * int(width * frac) + "." * (width - int(width * frac))
+        sys.stderr.write(
+            f"\r[{bar}] {self.done}/{self.total} {self.label} {100 * frac:3.0f}% "
+            f"elapsed {_fmt_s(el)} ETA {_fmt_s(eta)}   "
+        )
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _fmt_s(s: float) -> str:
+    if s != s:
+        return "?"
+    if s < 60:
+        return f"{s:.1f}s"
+    m, s = divmod(int(s), 60)
+    return f"{m}m{s:02d}s" if m < 60 else f"{m // 60}h{m % 60:02d}m"

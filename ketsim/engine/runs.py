@@ -1,0 +1,201 @@
+"""Store orchestration: scenario keys, run options, opening the run store, running the cells'
+chunks into it, the manifest.
+
+Seeds
+-----
+A run has one root entropy (recorded in the manifest even when drawn fresh). Replicate ``r`` of
+every sweep cell uses ``SeedSequence(entropy, spawn_key=(r, purpose, ...))`` with fixed purposes
+(population, randomisation, behaviour, measurement; :mod:`ketsim.core.seeds`). Cells of a sweep
+and the
+arms of a trial therefore share common random numbers, and a replicate's results depend on nothing
+but the entropy and its index: they are the same for any ``jobs``, chunk size and backend, and
+``--replicate r`` re-runs one replicate alone.
+
+Execution
+---------
+Replicates are simulated in vectorised chunks (:class:`~ketsim.sim.trial.TrialModel` batches all
+of a
+chunk's patients into one set of arrays). Chunks run in-process (``jobs=1``), on joblib's loky
+process pool (``backend="loky"``; ``import mesa`` forces spawn, so no fork), or on a dask
+cluster (``backend="dask"``: ``scheduler`` address, else a ``LocalCluster``). The main process
+writes each finished chunk to the run store; the summary tables are always assembled from the
+stored chunks, in replicate order, so an interrupted and resumed run ends with the same bytes.
+
+Power summary
+-------------
+For each analysis and comparison: the rejection rate (power; the type-I error when the scenario is
+run on the null) with its Monte Carlo SE ``sqrt(p (1 - p) / R)``, Wilson and Clopper-Pearson
+intervals, the mean and SD of the estimates, the mean model SE, and bias, RMSE and CI coverage
+against the scenario's true effect. The true effect of an analysis is its estimate in one very
+large trial of the same scenario (a separate seed stream); on the null it is 0 by construction.
+
+References
+----------
+.. [Wilson1927] Wilson EB. Probable inference, the law of succession, and statistical inference.
+   J Am Stat Assoc 1927;22:209-12.
+.. [Clopper1934] Clopper CJ, Pearson ES. The use of confidence or fiducial limits illustrated in
+   the case of the binomial. Biometrika 1934;26:404-13.
+.. [Morris2019] Morris TP, White IR, Crowther MJ. Using simulation studies to evaluate statistical
+   methods. Stat Med 2019;38:2074-102 (performance measures and their Monte Carlo SEs).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ketsim.config.scenario import Scenario, dump_scenario
+from ketsim.core.seeds import given_entropy, root_entropy
+from ketsim.engine.chunks import (
+    NormalReference,
+)
+from ketsim.engine.executors import (
+    Task,
+    chunk_ranges,
+    default_chunk_size,
+    run_chunks,
+)
+from ketsim.engine.progress import Progress
+from ketsim.engine.summaries import (
+    total_patients,
+)
+
+
+def scenario_key(sc: Scenario) -> str:
+    """SHA-256 of the resolved scenario: what the run store compares to resume a run."""
+    import hashlib
+
+    return hashlib.sha256(dump_scenario(sc).encode("utf-8")).hexdigest()
+
+
+# -- orchestration: a run in the store ------------------------------------------------------------
+@dataclass
+class RunOptions:
+    """How to execute a run (none of it changes the results)."""
+
+    jobs: int = 1
+    backend: str = "loky"
+    scheduler: str | None = None
+    chunk_size: int | None = None
+    progress: bool | None = None  # None: a bar when stderr is a terminal
+    argv: list[str] | None = None
+
+
+def _open_store(
+    kind: str,
+    sc: Scenario,
+    key: dict[str, Any],
+    seed: int | None,
+    out: str | None,
+    base: str,
+):
+    """The run store (new, or the unfinished run of the same command) and its entropy."""
+    from ketsim import __version__
+    from ketsim.storage.store import RunStore
+
+    key = {**key, "ketsim": __version__}
+    # a resumed run keeps the seed it recorded; a new one follows the one rule (root_entropy)
+    given = given_entropy(seed, sc.seed)
+    if out is not None:
+        store = RunStore.resume_at(out, kind, key, given)
+        if store is None:
+            ent = root_entropy(seed, sc.seed)
+            return RunStore.create(kind, sc.name, key, ent, path=out), False, ent
+        return store, True, store.entropy
+    store = RunStore.find_unfinished(base, kind, sc.name, key, given)
+    if store is not None:
+        return store, True, store.entropy
+    ent = root_entropy(seed, sc.seed)
+    return RunStore.create(kind, sc.name, key, ent, base=base), False, ent
+
+
+def run_cells(
+    store,
+    entropy: int,
+    cells: Sequence[tuple[str, Scenario]],
+    replicates: int,
+    opts: RunOptions,
+    truth_patients: int = 0,
+    progress_label: str = "replicates",
+    reference: NormalReference | None = None,
+) -> dict[str, float]:
+    """Simulate replicates ``0 .. replicates-1`` of every cell not yet in the store.
+
+    With ``truth_patients > 0`` each cell's true-effect trial (:func:`true_effects`) runs in the
+    same pool (first, as the largest task) and is stored as ``cells/<cell>/truth.parquet``.
+
+    ``entropy`` is the run's root entropy (the one the store recorded); it is passed as a value.
+
+    Returns timings: ``wall_s`` (this call), ``worker_s`` (summed task times), and the counts of
+    replicates simulated now and reused from an interrupted run.
+    """
+    from ketsim.storage.files import write_parquet_atomic
+
+    t0 = time.perf_counter()
+    tasks: list[Task] = []
+    reused = 0
+    if truth_patients > 0:
+        for cell, sc in cells:
+            if not (store.cell_dir(cell) / "truth.parquet").is_file():
+                tasks.append(Task(cell, sc, entropy, 0, 0, truth_patients))
+    for cell, sc in cells:
+        store.clean_partial(cell)
+        done = store.done_replicates(cell)
+        reused += len(done & set(range(replicates)))
+        todo = [r for r in range(replicates) if r not in done]
+        per = total_patients(sc)
+        size = opts.chunk_size or default_chunk_size(replicates * len(cells), opts.jobs, per)
+        tasks += [
+            Task(cell, sc, entropy, lo, hi, reference=reference)
+            for lo, hi in chunk_ranges(todo, size)
+        ]
+    n_new = sum(t.hi - t.lo for t in tasks)
+    bar = Progress(n_new, progress_label, enabled=opts.progress)
+    worker = 0.0
+
+    def on_result(cell: str, lo: int, hi: int, tables: dict, seconds: float) -> None:
+        nonlocal worker
+        if "truth" in tables:
+            write_parquet_atomic(store.cell_dir(cell) / "truth.parquet", tables["truth"])
+        else:
+            store.write_chunk(cell, lo, hi, tables)
+        worker += seconds
+        bar.update(hi - lo)
+
+    try:
+        run_chunks(tasks, on_result, opts.jobs, opts.backend, opts.scheduler)
+    finally:
+        bar.close()
+    return {
+        "wall_s": time.perf_counter() - t0,
+        "worker_s": worker,
+        "replicates_simulated": n_new,
+        "replicates_reused": reused,
+        "chunks": len(tasks),
+    }
+
+
+def _start_manifest(store, sc: Scenario, kind: str, replicates: int, opts: RunOptions) -> None:
+    from ketsim.storage.files import versions
+
+    store.write_text("scenario.resolved.yaml", dump_scenario(sc))
+    runs = store.manifest.get("invocations", [])
+    runs.append(
+        {
+            "argv": opts.argv if opts.argv is not None else sys.argv,
+            "jobs": opts.jobs,
+            "backend": opts.backend,
+            "scheduler": opts.scheduler,
+            "chunk_size": opts.chunk_size,
+        }
+    )
+    store.update(
+        command=kind,
+        replicates=replicates,
+        versions=versions(),
+        invocations=runs,
+        status="running",
+    )

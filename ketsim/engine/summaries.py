@@ -1,0 +1,258 @@
+"""Power summaries: true effects and the power, endpoint, weekly, subgroup and trial tables; sweep
+surfaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ketsim.analysis.analyses import ID_COLUMNS as ANALYSIS_ID_COLUMNS
+from ketsim.config.scenario import Scenario
+from ketsim.core.seeds import TRUTH_REPLICATE
+from ketsim.engine.chunks import (
+    simulate_chunk,
+)
+from ketsim.engine.intervals import clopper_pearson_interval, wilson_interval
+from ketsim.engine.variants import (
+    resize_scenario,
+)
+
+#: what identifies an analysis row (the replicate aside): the power table's grouping
+_GROUP_KEYS = [*ANALYSIS_ID_COLUMNS, "alternative", "alpha"]
+#: columns of the power table (documented in README "Power tables")
+POWER_COLUMNS = [
+    *_GROUP_KEYS,
+    "hypothesis",
+    "replicates",
+    "rejections",
+    "power",
+    "mc_se",
+    "wilson_low",
+    "wilson_high",
+    "exact_low",
+    "exact_high",
+    "failed",
+    "mean_estimate",
+    "sd_estimate",
+    "mean_se",
+    "true_effect",
+    "true_effect_se",
+    "bias",
+    "bias_mc_se",
+    "rmse",
+    "coverage",
+    "mean_n_treatment",
+    "mean_n_control",
+]
+
+
+# -- true effects and the power summary ------------------------------------------------------------
+def true_effects(sc: Scenario, entropy: int, patients: int) -> pd.DataFrame:
+    """Every analysis' estimate in one very large trial of the scenario: the true effect.
+
+    The trial is the scenario scaled up to about ``patients`` patients (at least its own size),
+    simulated on the replicate stream :data:`TRUTH_REPLICATE`, which no power replicate uses. Its
+    estimate converges to the estimand of the analysis under the declared strategy (including
+    dropout and discontinuation); its SE is reported as ``true_effect_se``.
+    """
+    total = total_patients(sc)
+    big = resize_scenario(sc, factor=max(1.0, patients / total)) if patients > total else sc
+    t = simulate_chunk(big, entropy, [TRUTH_REPLICATE])["analyses"]
+    keep = ["analysis_id", "comparison", "estimate", "se"]
+    return t[keep].rename(columns={"estimate": "true_effect", "se": "true_effect_se"})
+
+
+def total_patients(sc: Scenario) -> int:
+    """Patients enrolled in one trial of the scenario (all arms, sequences or the run-in)."""
+    d = sc.design
+    if d.type == "crossover":
+        from ketsim.sim.design import compile_timeline
+
+        return int(d.crossover.n_per_sequence * len(compile_timeline(sc).groups))
+    if d.type == "enrichment":
+        return int(d.enrichment.n)
+    return int(sum(a.n for a in sc.arms))
+
+
+def summarise_power(
+    analyses: pd.DataFrame,
+    truth: pd.DataFrame | None = None,
+    hypothesis: str = "alternative",
+    conf: float = 0.95,
+) -> pd.DataFrame:
+    """Power (rejection rate) and estimate performance per analysis and comparison.
+
+    Parameters
+    ----------
+    analyses : per-replicate rows (:func:`simulate_chunk` ``["analyses"]``).
+    truth : ``analysis_id, comparison, true_effect, true_effect_se`` (:func:`true_effects`);
+        on the null hypothesis pass None: the true effect is 0.
+    hypothesis : ``alternative`` or ``null`` (then ``power`` is the type-I error).
+    conf : level of the Wilson and Clopper-Pearson intervals of the rejection rate.
+
+    Notes
+    -----
+    A replicate whose analysis failed (no estimate) counts as not rejecting; ``failed`` gives
+    their fraction. Estimate summaries use the replicates with an estimate. Monte Carlo SEs follow
+    Morris et al. (2019): ``sqrt(p (1 - p) / R)`` for the power, ``sqrt(SD^2 / R + SE_true^2)``
+    for the bias (the true effect is itself estimated, with SE ``true_effect_se``).
+    """
+    if analyses.empty:
+        return pd.DataFrame(columns=POWER_COLUMNS)
+    df = analyses.copy()
+    if truth is not None:
+        df = df.merge(truth, on=["analysis_id", "comparison"], how="left", sort=False)
+    else:
+        df["true_effect"] = 0.0 if hypothesis == "null" else np.nan
+        df["true_effect_se"] = 0.0 if hypothesis == "null" else np.nan
+    est = df["estimate"].to_numpy(float)
+    ok = np.isfinite(est)
+    te = df["true_effect"].to_numpy(float)
+    df["_ok"] = ok
+    df["_est"] = np.where(ok, est, 0.0)
+    df["_est2"] = np.where(ok, est**2, 0.0)
+    df["_se"] = np.where(ok & np.isfinite(df["se"].to_numpy(float)), df["se"], 0.0)
+    df["_err2"] = np.where(ok, (est - te) ** 2, 0.0)
+    lo, hi = df["ci_low"].to_numpy(float), df["ci_high"].to_numpy(float)
+    df["_cover"] = ok & (lo <= te) & (te <= hi)
+    df["_rej"] = df["reject"].astype(bool)
+    g = df.groupby(_GROUP_KEYS, sort=False, dropna=False)
+    s = g.agg(
+        replicates=("replicate", "size"),
+        rejections=("_rej", "sum"),
+        n_ok=("_ok", "sum"),
+        s_est=("_est", "sum"),
+        s_est2=("_est2", "sum"),
+        s_se=("_se", "sum"),
+        s_err2=("_err2", "sum"),
+        s_cover=("_cover", "sum"),
+        true_effect=("true_effect", "first"),
+        true_effect_se=("true_effect_se", "first"),
+        mean_n_treatment=("n_treatment", "mean"),
+        mean_n_control=("n_control", "mean"),
+    ).reset_index()
+    R = s["replicates"].to_numpy(float)
+    x = s["rejections"].to_numpy(float)
+    k = s["n_ok"].to_numpy(float)
+    p = x / R
+    wl, wh = wilson_interval(x, R, conf)
+    el, eh = clopper_pearson_interval(x, R, conf)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = s["s_est"] / k
+        var = (s["s_est2"] - k * mean**2) / (k - 1)
+        sd = np.sqrt(np.maximum(var, 0.0))
+        out = s[_GROUP_KEYS].copy()
+        out["hypothesis"] = hypothesis
+        out["replicates"] = s["replicates"].astype(np.int64)
+        out["rejections"] = s["rejections"].astype(np.int64)
+        out["power"] = p
+        out["mc_se"] = np.sqrt(p * (1 - p) / R)
+        out["wilson_low"], out["wilson_high"] = wl, wh
+        out["exact_low"], out["exact_high"] = el, eh
+        out["failed"] = 1.0 - k / R
+        out["mean_estimate"] = mean
+        out["sd_estimate"] = np.where(k > 1, sd, np.nan)
+        out["mean_se"] = s["s_se"] / k
+        out["true_effect"] = s["true_effect"]
+        out["true_effect_se"] = s["true_effect_se"]
+        out["bias"] = mean - s["true_effect"]
+        # the true effect is itself an estimate (one large trial): its SE adds to the bias's
+        tse = np.nan_to_num(s["true_effect_se"].to_numpy(float), nan=0.0)
+        out["bias_mc_se"] = np.where(k > 1, np.sqrt(sd**2 / k + tse**2), np.nan)
+        out["rmse"] = np.sqrt(s["s_err2"] / k)
+        out["coverage"] = np.where(np.isfinite(s["true_effect"]), s["s_cover"] / k, np.nan)
+        out["mean_n_treatment"] = s["mean_n_treatment"]
+        out["mean_n_control"] = s["mean_n_control"]
+    return out[POWER_COLUMNS].reset_index(drop=True)
+
+
+def summarise_endpoints(endpoints: pd.DataFrame) -> pd.DataFrame:
+    """Mean over replicates of each endpoint x arm summary, with its Monte Carlo SE."""
+    if endpoints.empty:
+        return pd.DataFrame(
+            columns=["endpoint", "arm", "statistic", "replicates", "mean_n", "value", "value_mc_se"]
+        )
+    g = endpoints.groupby(["endpoint", "arm", "statistic"], sort=False)
+    out = g.agg(
+        replicates=("replicate", "size"),
+        mean_n=("n", "mean"),
+        value=("value", "mean"),
+        value_sd=("value", "std"),
+    ).reset_index()
+    out["value_mc_se"] = out["value_sd"] / np.sqrt(out["replicates"])
+    return out.drop(columns=["value_sd"])
+
+
+def summarise_weekly(weekly: pd.DataFrame) -> pd.DataFrame:
+    """Mean weekly NRS per group and week over replicates, with the 2.5-97.5% band of the
+    replicate means (the spread of a trial's arm mean) and the Monte Carlo SE of the mean."""
+    if weekly.empty:
+        return pd.DataFrame(
+            columns=["group", "week", "replicates", "mean_nrs", "q025", "q975", "mc_se"]
+        )
+    g = weekly.groupby(["group", "week"], sort=False)["mean_nrs"]
+    out = g.agg(
+        replicates="count",
+        mean_nrs="mean",
+        q025=lambda x: x.quantile(0.025),
+        q975=lambda x: x.quantile(0.975),
+        sd="std",
+    ).reset_index()
+    out["mc_se"] = out["sd"] / np.sqrt(out["replicates"])
+    return out.drop(columns=["sd"]).sort_values(["group", "week"], kind="stable")
+
+
+def summarise_subgroups(sub: pd.DataFrame, hypothesis: str = "alternative") -> pd.DataFrame:
+    """Power of the first analysis within each stratum level (no true effect: bias not given)."""
+    if sub.empty:
+        return pd.DataFrame(columns=["stratum", "level", *POWER_COLUMNS])
+    rows = []
+    for (name, level), g in sub.groupby(["stratum", "level"], sort=False):
+        p = summarise_power(g.drop(columns=["stratum", "level"]), None, hypothesis)
+        p.insert(0, "level", level)
+        p.insert(0, "stratum", name)
+        rows.append(p)
+    return pd.concat(rows, ignore_index=True)
+
+
+def summarise_trial(trial: pd.DataFrame) -> pd.DataFrame:
+    """Mean over replicates of the per-arm sizes, dropout, discontinuation and AE fractions."""
+    if trial.empty:
+        return trial
+    cols = [c for c in trial.columns if c not in ("replicate", "group")]
+    out = trial.groupby("group", sort=False)[cols].mean().reset_index()
+    return out.rename(columns={"n": "mean_n"})
+
+
+def surfaces(
+    sweep_power: pd.DataFrame, sweep_endpoints: pd.DataFrame, axes: Sequence[str]
+) -> pd.DataFrame:
+    """Long table of response and power surfaces over two swept axes.
+
+    One row per (first axis value, second axis value, quantity): ``power`` of each analysis and
+    comparison, and the mean ``value`` of each endpoint and arm (e.g. change from baseline at
+    week 1, 4 and 12: how long relief lasts as a function of dose and infusion duration).
+    """
+    x, y = axes[:2]
+    rows = []
+    if len(sweep_power):
+        p = sweep_power.assign(
+            quantity="power",
+            name=sweep_power["analysis"] + " | " + sweep_power["comparison"],
+            value=sweep_power["power"],
+            mc_se=sweep_power["mc_se"],
+        )
+        rows.append(p[["cell", x, y, "quantity", "name", "value", "mc_se"]])
+    if len(sweep_endpoints):
+        e = sweep_endpoints.assign(
+            quantity=sweep_endpoints["statistic"],
+            name=sweep_endpoints["endpoint"] + " | " + sweep_endpoints["arm"],
+            mc_se=sweep_endpoints["value_mc_se"],
+        )
+        rows.append(e[["cell", x, y, "quantity", "name", "value", "mc_se"]])
+    if not rows:
+        return pd.DataFrame(columns=["cell", x, y, "quantity", "name", "value", "mc_se"])
+    return pd.concat(rows, ignore_index=True)
