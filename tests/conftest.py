@@ -16,18 +16,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="session")
-def repo_root() -> Path:
-    """The repository checkout (scenarios/, README.md)."""
-    return ROOT
-
-
-@pytest.fixture(scope="session")
-def sigtermans_path() -> Path:
-    """The Sigtermans 2009 published-trial scenario, the suite's standard trial."""
-    return ROOT / "scenarios" / "published" / "sigtermans2009.yaml"
-
-
 @pytest.fixture(autouse=True)
 def _run_from_repo_root(monkeypatch):
     """Relative scenario paths in tests ("scenarios/...") resolve whatever the working directory."""

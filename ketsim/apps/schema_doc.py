@@ -717,7 +717,8 @@ def _preamble(models: list[type[BaseModel]]) -> list[str]:
     strict = all(m.model_config.get("extra") == "forbid" for m in models)
     forbid = "; unknown keys are errors" if strict else ""
     return [
-        "Generated from the pydantic schema in `ketsim/scenario.py`; do not edit by hand, run "
+        "Generated from the pydantic schema in `ketsim/config/scenario.py`; "
+        "do not edit by hand, run "
         f"`{REGENERATE}`. Keys are listed in declaration order{forbid}.",
         "",
         'Quantities with units are strings such as `"20 mg/h"` or mappings '

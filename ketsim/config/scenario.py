@@ -29,7 +29,14 @@ from pydantic import (
 from ketsim.config.design_rules import METHODS, check_design
 from ketsim.config.indications import INDICATIONS
 from ketsim.core.pk.parameters import COMEDICATIONS, CYP2B6_DIPLOTYPE_ACTIVITY, PARAMETER_SETS
-from ketsim.core.units import Amount, Rate, parse_amount, parse_duration_h, parse_rate
+from ketsim.core.units import (
+    Amount,
+    Rate,
+    infusion_rate_mg_per_h,
+    parse_amount,
+    parse_duration_h,
+    parse_rate,
+)
 
 __all__ = [
     "ExpectedSpec",
@@ -172,9 +179,7 @@ class RegimenSpec(_Frozen):
 
     def rate_mg_per_h(self, weight_kg):
         """Infusion rate in mg/h for the given weight(s)."""
-        if self.rate is not None:
-            return self.rate.mg_per_h(weight_kg)
-        return self.amount.mg(weight_kg) / self.duration
+        return infusion_rate_mg_per_h(self.rate, self.amount, self.duration, weight_kg)
 
     def start_times(self) -> list[float]:
         """Start times (h) of every administration."""

@@ -17,6 +17,7 @@ __all__ = [
     "RATE_UNITS",
     "Amount",
     "Rate",
+    "infusion_rate_mg_per_h",
     "parse_amount",
     "parse_duration_h",
     "parse_rate",
@@ -97,6 +98,16 @@ class Rate:
 
     def __str__(self) -> str:
         return f"{self.value:g} {'mg/kg/h' if self.per_kg else 'mg/h'}"
+
+
+def infusion_rate_mg_per_h(rate: Rate | None, amount: Amount | None, duration_h: float, weight_kg):
+    """Rate (mg/h) of an infusion given as a rate, or as an amount infused over ``duration_h``.
+
+    The one definition that the scenario's regimens and the compiled dosing both use.
+    """
+    if rate is not None:
+        return rate.mg_per_h(weight_kg)
+    return amount.mg(weight_kg) / duration_h
 
 
 def _split(text: object, default_unit: str | None) -> tuple[float, str]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ketsim.config.scenario import INFUSION_ROUTES, RegimenSpec, Scenario
 from ketsim.core.pk.model import PKSwitches
-from ketsim.core.units import Amount, Rate
+from ketsim.core.units import Amount, Rate, infusion_rate_mg_per_h
 
 __all__ = ["Dosing", "PKStudy", "compile_dosing", "compile_pk_study", "pk_switches"]
 
@@ -44,9 +44,7 @@ class Dosing:
 
     def rate_mg_per_h(self, weight_kg):
         """Infusion rate (mg/h) for patients of the given weight(s)."""
-        if self.rate is not None:
-            return self.rate.mg_per_h(weight_kg)
-        return self.amount.mg(weight_kg) / self.duration_h
+        return infusion_rate_mg_per_h(self.rate, self.amount, self.duration_h, weight_kg)
 
     def amount_mg(self, weight_kg):
         """Amount (mg) of one instant administration for patients of the given weight(s)."""
