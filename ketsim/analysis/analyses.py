@@ -2,9 +2,8 @@
 
 For each ``analyses[i]`` of the scenario: build the endpoint under the analysis' intercurrent-event
 strategy (ICH E9(R1)), compare each arm with the control by the declared method (vectorised across
-replicates, :mod:`ketsim.core.stats.tests`, :mod:`ketsim.core.stats.mixed`), adjust for
-multiplicity across the compared
-arms, and return one tidy row per replicate x analysis x comparison.
+replicates, :mod:`ketsim.core.stats`), adjust for multiplicity across the compared arms, and
+return one tidy row per replicate x analysis x comparison.
 
 Strategies
 ----------
@@ -40,8 +39,7 @@ from ketsim.analysis.endpoints import (
     start_days,
     weekly_matrix,
 )
-from ketsim.core.stats import mixed
-from ketsim.core.stats import tests as stats
+from ketsim.core import stats
 from ketsim.core.stats.estimates import Estimate, wald_estimate
 from ketsim.sim.design import control_and_compare
 
@@ -165,7 +163,7 @@ def _pairwise(
     if m == "logrank":
         return stats.logrank(yy, event[sel], g, r, n_rep, alternative=alt, conf_level=conf)
     if m == "mmrm":
-        return mixed.mmrm(
+        return stats.mmrm(
             mm_y[sel],
             g,
             cov,
@@ -365,7 +363,7 @@ def _crossover(
     for j, k in enumerate(comp, start=1):
         code[d.arm == k] = j
     y = np.where(code >= 0, v, np.nan)
-    e = mixed.crossover(
+    e = stats.crossover(
         y,
         np.maximum(code, 0),
         ta.group,

@@ -274,7 +274,7 @@ def _p_values(
     n_rep: int,
 ) -> np.ndarray:
     """(R, W, 2): p-value and signed z (positive: the arm has less pain) per replicate and week."""
-    from ketsim.core.stats import tests as stats
+    from ketsim.core import stats
 
     sel = (ta.arm == arm_i) | (ta.arm == ctrl_i)
     g = (ta.arm[sel] == arm_i).astype(np.int64)

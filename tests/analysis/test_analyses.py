@@ -167,7 +167,7 @@ def test_crossover_with_two_week_washout_detects_carryover():
     or placebo), and the treatment estimate, which shrinks when carry-over is ignored.
     """
     from ketsim.analysis.endpoints import carryover_diagnostic, period_baselines
-    from ketsim.core.stats import tests as stats
+    from ketsim.core import stats
 
     seqs = [["ketamine", "placebo"], ["placebo", "ketamine"]]
     out = {}

@@ -1,4 +1,4 @@
-"""Vectorised replicate-trial analyses (ketsim.core.stats.tests) against scipy/statsmodels, per
+"""Vectorised replicate-trial analyses (ketsim.core.stats) against scipy/statsmodels, per
 replicate."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from statsmodels.duration.survfunc import survdiff
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from ketsim.core.stats import tests as ks
+from ketsim.core import stats as ks
+from ketsim.core.stats import two_sample
 from ketsim.core.stats.estimates import Estimate, p_from_t
 
 ALTS = ("two-sided", "less", "greater")
@@ -220,7 +221,7 @@ def _moses_reference(a: np.ndarray, b: np.ndarray, conf_level: float):
 @pytest.mark.parametrize("integer", [True, False])
 def test_hodges_lehmann_bruteforce(integer, no_warnings, monkeypatch):
     # a tiny chunk budget forces several chunks, exercising the padding/chunking logic
-    monkeypatch.setattr(ks, "_CHUNK_ELEMENTS", 500)
+    monkeypatch.setattr(two_sample, "_CHUNK_ELEMENTS", 500)
     rng, rep, group = _trials(7, 50, n_min=1, n_max=25)
     y = _nrs(rng, group) if integer else rng.standard_t(3, rep.size) - 0.5 * group
     est = ks.mann_whitney(y, group, rep, 50, conf_level=0.9)

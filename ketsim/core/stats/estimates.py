@@ -1,8 +1,8 @@
 """The result of one analysis on many replicate trials at once, and its p-value/CI helpers.
 
-Every analysis in :mod:`ketsim.core.stats.tests` and :mod:`ketsim.core.stats.mixed` returns an
-:class:`Estimate` whose
-arrays have one entry per replicate (shape ``(R,)``) or per replicate and comparison (``(R, K)``).
+Every analysis in :mod:`ketsim.core.stats` (tests, regressions, mixed models) returns an
+:class:`Estimate` whose arrays have one entry per replicate (shape ``(R,)``) or per replicate and
+comparison (``(R, K)``).
 Sign convention: the estimate is *treatment minus control* (a difference in means, a log odds
 ratio, a log hazard ratio, ...), so that lower pain on treatment gives a negative estimate.
 
