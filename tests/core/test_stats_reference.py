@@ -218,10 +218,14 @@ def _moses_reference(a: np.ndarray, b: np.ndarray, conf_level: float):
     return np.median(d), lo, hi
 
 
+@pytest.mark.parametrize("path", ["sorted", "selection"])
 @pytest.mark.parametrize("integer", [True, False])
-def test_hodges_lehmann_bruteforce(integer, no_warnings, monkeypatch):
-    # a tiny chunk budget forces several chunks, exercising the padding/chunking logic
+def test_hodges_lehmann_bruteforce(integer, path, no_warnings, monkeypatch):
+    # a tiny chunk budget forces several chunks, exercising the padding/chunking logic; a zero
+    # pair threshold sends every replicate through order-statistic selection instead of sorting
     monkeypatch.setattr(two_sample, "_CHUNK_ELEMENTS", 500)
+    if path == "selection":
+        monkeypatch.setattr(two_sample, "_SELECT_PAIRS", 0)
     rng, rep, group = _trials(7, 50, n_min=1, n_max=25)
     y = _nrs(rng, group) if integer else rng.standard_t(3, rep.size) - 0.5 * group
     est = ks.mann_whitney(y, group, rep, 50, conf_level=0.9)

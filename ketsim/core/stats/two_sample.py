@@ -21,8 +21,16 @@ from ketsim.core.stats._batched import (
     _rep_starts,
 )
 from ketsim.core.stats.estimates import Estimate, wald_estimate
+from ketsim.core.stats.pairwise_select import select_differences
 
 __all__ = ["mann_whitney", "two_sample_t"]
+
+#: above this many treatment x control pairs in one replicate, the Hodges-Lehmann order
+#: statistics come from selection (O(m + n) memory, :mod:`ketsim.core.stats.pairwise_select`)
+#: instead of sorting the padded pair matrix; both give the same bits. Sorting wins for
+#: trial-sized groups (one vectorised sort over many replicates); selection wins for large ones
+#: (a 20,000-patient truth trial: 1e8 pairs, 1.9 GB and 4-11 CPU-s sorted, 0.02 s selected).
+_SELECT_PAIRS = 1 << 18
 
 
 def two_sample_t(
@@ -142,6 +150,9 @@ def _hodges_lehmann(
     with np.errstate(all="ignore"):
         C = np.floor(M / 2.0 - z * np.sqrt(M * (n1i + n0i + 1) / 12.0))
     C = np.where(np.isfinite(C), C, 0).astype(np.intp)
+    if m1 * m0 > _SELECT_PAIRS:
+        _hodges_lehmann_by_selection(y, r, g, M, C, est, lo, hi)
+        return est, lo, hi
     step = max(1, _CHUNK_ELEMENTS // (m1 * m0))
     for a in range(0, n_rep, step):
         b = min(n_rep, a + step)
@@ -168,6 +179,33 @@ def _hodges_lehmann(
         lo[a + rows] = lo_v
         hi[a + rows] = hi_v
     return est, lo, hi
+
+
+def _hodges_lehmann_by_selection(
+    y: np.ndarray,
+    r: np.ndarray,
+    g: np.ndarray,
+    M: np.ndarray,
+    C: np.ndarray,
+    est: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+) -> None:
+    """Fill ``est``/``lo``/``hi`` replicate by replicate from the needed order statistics only.
+
+    The same four 0-based ranks the sorted path reads -- ``(M-1)//2``, ``M//2`` (median),
+    ``C-1`` and ``M-C`` (Moses limits) -- so results are bit-identical to it.
+    """
+    order = np.lexsort((g, r))
+    bounds = np.searchsorted(r[order], np.arange(est.size + 1))
+    for i in np.flatnonzero(M > 0):
+        rows = order[bounds[i] : bounds[i + 1]]
+        treated, control = y[rows[g[rows] == 1]], y[rows[g[rows] == 0]]
+        m, c = int(M[i]), int(C[i])
+        ranks = [(m - 1) // 2, m // 2] + ([c - 1, m - c] if c >= 1 else [])
+        d = select_differences(treated, control, np.array(ranks))
+        est[i] = 0.5 * (d[0] + d[1])
+        lo[i], hi[i] = (d[2], d[3]) if c >= 1 else (-np.inf, np.inf)
 
 
 def mann_whitney(
