@@ -57,14 +57,15 @@ def default_chunk_size(n_replicates: int, jobs: int, patients: int) -> int:
 # -- running chunks ------------------------------------------------------------------------------
 @dataclass
 class Task:
-    """One chunk of one sweep cell, or (``truth_patients > 0``) a cell's true-effect trial."""
+    """One chunk of one sweep cell, or (``truth_patients > 0``) piece ``lo`` of a cell's
+    true-effect trial."""
 
     cell: str
     scenario: Scenario
     entropy: int
     lo: int
     hi: int
-    truth_patients: int = 0
+    truth_patients: int = 0  # patients of this truth-trial piece (its index is ``lo``)
     reference: NormalReference | None = None
 
 
@@ -74,7 +75,9 @@ def _run_task(task: Task) -> tuple[str, int, int, dict[str, pd.DataFrame], float
         reps = range(task.lo, task.hi)
         tables = simulate_normal_chunk(task.scenario, task.entropy, reps, task.reference)
     elif task.truth_patients:
-        tables = {"truth": true_effects(task.scenario, task.entropy, task.truth_patients)}
+        tables = {
+            "truth": true_effects(task.scenario, task.entropy, task.truth_patients, piece=task.lo)
+        }
     else:
         tables = simulate_chunk(task.scenario, task.entropy, range(task.lo, task.hi))
     return task.cell, task.lo, task.hi, tables, time.perf_counter() - t0

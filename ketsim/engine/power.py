@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ from ketsim.config.scenario import Scenario
 from ketsim.engine.chunks import (
     NormalReference,
 )
+from ketsim.engine.extra_work import TruthPlan, aux_replicates_for, truth_plan
 from ketsim.engine.runs import RunOptions, _open_store, _start_manifest, run_cells, scenario_key
 from ketsim.engine.summaries import (
     summarise_endpoints,
@@ -18,6 +20,7 @@ from ketsim.engine.summaries import (
     summarise_subgroups,
     summarise_trial,
     summarise_weekly,
+    total_patients,
 )
 from ketsim.engine.variants import (
     curve_sizes,
@@ -41,6 +44,7 @@ class PowerResult:
     hypothesis: str
     resumed: bool
     timings: dict[str, float]
+    truth_plan: TruthPlan | None = None
 
 
 def estimate_power(
@@ -48,18 +52,19 @@ def estimate_power(
     replicates: int = 1000,
     seed: int | None = None,
     null: bool = False,
-    truth_patients: int = 20_000,
+    truth_patients: int | None = None,
     out: str | None = None,
     base: str = "runs",
     opts: RunOptions | None = None,
     reference: NormalReference | None = None,
-    aux_replicates: int = 0,
+    aux_replicates: int | None = 0,
 ) -> PowerResult:
     """Power of every declared analysis: ``replicates`` simulated trials of the scenario.
 
-    With ``aux_replicates > 0`` the same run also simulates, with that many replicates and
-    common random numbers, the scenario at other sizes (:func:`curve_sizes`: the power curve)
-    and with each uncertain switch flipped (:func:`sensitivity_scenarios`), for the report.
+    With ``aux_replicates`` the same run also simulates, with that many replicates and common
+    random numbers, the scenario at other sizes (:func:`curve_sizes`: the power curve) and with
+    each uncertain switch flipped (:func:`sensitivity_scenarios`), for the report. Main, auxiliary
+    and true-effect work run in one pass of one worker pool.
 
     Parameters
     ----------
@@ -67,52 +72,73 @@ def estimate_power(
     replicates : number of replicate trials (indices ``0 .. replicates-1``).
     seed : root entropy; default the scenario's ``seed``, else the unfinished run's, else fresh.
     null : simulate the null scenario (:func:`null_scenario`): ``power`` is then the type-I error.
-    truth_patients : size of the large trial giving the true effects (0: no true effect, bias).
+    truth_patients : size of the large trial giving the true effects (0: no true effect, bias);
+        None (default): sized from the replicates' MC error (:func:`truth_plan`).
     out : run directory (default a new one under ``base``).
     opts : execution options (jobs, backend, chunk size, progress).
     reference : engine check (:class:`NormalReference`): a normal endpoint replaces the trial
         model; the true effect is then the difference of its means.
-    aux_replicates : replicates of each power-curve size and sensitivity scenario (0: none; not
-        with ``null`` or ``reference``).
+    aux_replicates : replicates of each power-curve size and sensitivity scenario (0: none;
+        None: :func:`aux_replicates_for` ``(replicates)``; not with ``null`` or ``reference``).
+
+    Returns
+    -------
+    PowerResult
+        ``timings`` holds wall and worker seconds by phase (``simulate_wall_s``,
+        ``summaries_wall_s``, ``truth_worker_s``, ``main_worker_s``, ``aux_worker_s``) and the
+        sizes actually used (``truth_patients``, ``truth_pieces``, ``aux_replicates``,
+        ``aux_cells``); ``truth_plan`` says how the truth trial was sized.
     """
     opts = opts or RunOptions()
     if not sc.analyses:
         raise ValueError("analyses: none declared; 'ketsim power' needs at least one analysis")
     sim = null_scenario(sc) if null else sc
+    if aux_replicates is None:
+        aux_replicates = aux_replicates_for(replicates)
     if null or reference is not None:
         aux_replicates = 0
+    plan = truth_plan(
+        total_patients(sc), replicates, 0 if (null or reference is not None) else truth_patients
+    )
     key = {
         "scenario_sha256": scenario_key(sc),
         "replicates": replicates,
         "null": bool(null),
-        "truth_patients": 0 if null else int(truth_patients),
+        "truth_patients": plan.patients,
         "reference": None if reference is None else [list(reference.means), reference.sd],
         "aux_replicates": int(aux_replicates),
     }
-    if reference is not None:
-        truth_patients = 0
     store, resumed, entropy = _open_store("power", sc, key, seed, out, base)
     _start_manifest(store, sc, "power", replicates, opts)
-    n_truth = 0 if null else truth_patients
-    tim = run_cells(
-        store,
-        entropy,
-        [("c0000", sim)],
-        replicates,
-        opts,
-        truth_patients=n_truth,
-        reference=reference,
-    )
+    n_truth = plan.patients
+    cells: list[tuple[str, Scenario]] = [("c0000", sim)]
+    reps = {"c0000": replicates}
     curve = sens = []
     if aux_replicates:
         curve = [(f"n{n:07d}", n, resize_scenario(sc, n=n)) for n in curve_sizes(sc)]
         sens = sensitivity_scenarios(sc)
-        aux = [(c, x) for c, _, x in curve] + [(c, x) for c, _, _, x in sens]
-        t_aux = run_cells(
-            store, entropy, aux, aux_replicates, opts, progress_label="auxiliary replicates"
-        )
-        for k in ("wall_s", "worker_s", "replicates_simulated", "replicates_reused", "chunks"):
-            tim[k] += t_aux[k]
+        cells += [(c, x) for c, _, x in curve] + [(c, x) for c, _, _, x in sens]
+        reps.update({c: aux_replicates for c, _ in cells[1:]})
+    tim = run_cells(
+        store,
+        entropy,
+        cells,
+        reps,
+        opts,
+        truth={"c0000": plan} if n_truth else None,
+        reference=reference,
+    )
+    t_sum = time.perf_counter()
+    by_cell = tim.pop("cell_worker_s")
+    tim["simulate_wall_s"] = tim["wall_s"]
+    tim["main_worker_s"] = by_cell["c0000"] - tim["truth_worker_s"]
+    tim["aux_worker_s"] = sum(v for c, v in by_cell.items() if c != "c0000")
+    tim.update(
+        truth_patients=n_truth,
+        truth_pieces=plan.pieces,
+        aux_replicates=int(aux_replicates),
+        aux_cells=len(cells) - 1,
+    )
     truth = store.read_truth("c0000") if n_truth else None
     if reference is not None:
         names = [a.name for a in sc.arms]
@@ -160,9 +186,11 @@ def estimate_power(
                 )
             )
         files += store.write_table("sensitivity", pd.concat(srows, ignore_index=True))
+    tim["summaries_wall_s"] = time.perf_counter() - t_sum
+    tim["wall_s"] += tim["summaries_wall_s"]
     store.update(
         status="complete",
         timings_s=tim,
         files=sorted({*files, "scenario.resolved.yaml", "manifest.json"}),
     )
-    return PowerResult(store, entropy, power, analyses, endpoints, trial, hyp, resumed, tim)
+    return PowerResult(store, entropy, power, analyses, endpoints, trial, hyp, resumed, tim, plan)

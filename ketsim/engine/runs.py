@@ -43,8 +43,9 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ketsim.config.scenario import Scenario, dump_scenario
@@ -58,10 +59,9 @@ from ketsim.engine.executors import (
     default_chunk_size,
     run_chunks,
 )
+from ketsim.engine.extra_work import TruthPlan
 from ketsim.engine.progress import Progress
-from ketsim.engine.summaries import (
-    total_patients,
-)
+from ketsim.engine.summaries import combine_truth_pieces, total_patients
 
 
 def scenario_key(sc: Scenario) -> str:
@@ -116,66 +116,111 @@ def run_cells(
     store,
     entropy: int,
     cells: Sequence[tuple[str, Scenario]],
-    replicates: int,
+    replicates: int | Mapping[str, int],
     opts: RunOptions,
-    truth_patients: int = 0,
+    truth: Mapping[str, TruthPlan] | None = None,
     progress_label: str = "replicates",
     reference: NormalReference | None = None,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Simulate replicates ``0 .. replicates-1`` of every cell not yet in the store.
 
-    With ``truth_patients > 0`` each cell's true-effect trial (:func:`true_effects`) runs in the
-    same pool (first, as the largest task) and is stored as ``cells/<cell>/truth.parquet``.
+    All cells' chunks and every true-effect trial piece run in one pass of one pool, the truth
+    pieces first (the largest tasks), so no worker idles between phases.
 
-    ``entropy`` is the run's root entropy (the one the store recorded); it is passed as a value.
+    Parameters
+    ----------
+    store : the run store.
+    entropy : the run's root entropy (the one the store recorded), passed as a value.
+    cells : ``(cell id, scenario)`` pairs.
+    replicates : replicates of every cell, or per cell id.
+    opts : execution options.
+    truth : per cell id, its true-effect trial (:class:`~ketsim.engine.extra_work.TruthPlan`);
+        the pieces are stored as ``cells/<cell>/truth-<k>.parquet`` and combined into
+        ``cells/<cell>/truth.parquet`` (:func:`combine_truth_pieces`).
+    progress_label, reference : progress-bar label; engine check (:class:`NormalReference`).
 
-    Returns timings: ``wall_s`` (this call), ``worker_s`` (summed task times), and the counts of
-    replicates simulated now and reused from an interrupted run.
+    Returns
+    -------
+    dict
+        ``wall_s`` (this call), ``worker_s`` (summed task times), ``truth_worker_s`` (of it, the
+        truth pieces), ``cell_worker_s`` (per cell), ``replicates_simulated`` and
+        ``replicates_reused`` (from an interrupted run) and ``chunks`` (tasks run).
     """
     from ketsim.storage.files import write_parquet_atomic
 
     t0 = time.perf_counter()
+    reps = replicates if isinstance(replicates, Mapping) else {c: replicates for c, _ in cells}
+    truth = dict(truth or {})
     tasks: list[Task] = []
     reused = 0
-    if truth_patients > 0:
-        for cell, sc in cells:
-            if not (store.cell_dir(cell) / "truth.parquet").is_file():
-                tasks.append(Task(cell, sc, entropy, 0, 0, truth_patients))
+    for cell, sc in cells:
+        plan = truth.get(cell)
+        if plan is None or not plan.patients or (store.cell_dir(cell) / "truth.parquet").is_file():
+            continue
+        for k in range(plan.pieces):
+            if not _truth_piece_file(store, cell, k).is_file():
+                tasks.append(Task(cell, sc, entropy, k, k + 1, plan.piece_patients))
+    n_all = sum(reps[c] for c, _ in cells)
     for cell, sc in cells:
         store.clean_partial(cell)
         done = store.done_replicates(cell)
-        reused += len(done & set(range(replicates)))
-        todo = [r for r in range(replicates) if r not in done]
+        reused += len(done & set(range(reps[cell])))
+        todo = [r for r in range(reps[cell]) if r not in done]
         per = total_patients(sc)
-        size = opts.chunk_size or default_chunk_size(replicates * len(cells), opts.jobs, per)
+        size = opts.chunk_size or default_chunk_size(n_all, opts.jobs, per)
         tasks += [
             Task(cell, sc, entropy, lo, hi, reference=reference)
             for lo, hi in chunk_ranges(todo, size)
         ]
-    n_new = sum(t.hi - t.lo for t in tasks)
+    n_new = sum(t.hi - t.lo for t in tasks if not t.truth_patients)
     bar = Progress(n_new, progress_label, enabled=opts.progress)
-    worker = 0.0
+    worker = {"all": 0.0, "truth": 0.0}
+    per_cell: dict[str, float] = {c: 0.0 for c, _ in cells}
 
     def on_result(cell: str, lo: int, hi: int, tables: dict, seconds: float) -> None:
-        nonlocal worker
+        worker["all"] += seconds
+        per_cell[cell] += seconds
         if "truth" in tables:
-            write_parquet_atomic(store.cell_dir(cell) / "truth.parquet", tables["truth"])
-        else:
-            store.write_chunk(cell, lo, hi, tables)
-        worker += seconds
+            write_parquet_atomic(_truth_piece_file(store, cell, lo), tables["truth"])
+            worker["truth"] += seconds
+            return
+        store.write_chunk(cell, lo, hi, tables)
         bar.update(hi - lo)
 
     try:
         run_chunks(tasks, on_result, opts.jobs, opts.backend, opts.scheduler)
     finally:
         bar.close()
+    for cell, _ in cells:
+        plan = truth.get(cell)
+        if plan is not None and plan.patients:
+            _combine_truth(store, cell, plan.pieces)
     return {
         "wall_s": time.perf_counter() - t0,
-        "worker_s": worker,
+        "worker_s": worker["all"],
+        "truth_worker_s": worker["truth"],
+        "cell_worker_s": per_cell,
         "replicates_simulated": n_new,
         "replicates_reused": reused,
         "chunks": len(tasks),
     }
+
+
+def _truth_piece_file(store, cell: str, piece: int) -> Path:
+    return store.cell_dir(cell) / f"truth-{piece:04d}.parquet"
+
+
+def _combine_truth(store, cell: str, pieces: int) -> None:
+    """Write ``truth.parquet`` from the pieces (once; the pieces stay for provenance)."""
+    import pandas as pd
+
+    from ketsim.storage.files import write_parquet_atomic
+
+    final = store.cell_dir(cell) / "truth.parquet"
+    if final.is_file():
+        return
+    parts = [pd.read_parquet(_truth_piece_file(store, cell, k)) for k in range(pieces)]
+    write_parquet_atomic(final, combine_truth_pieces(parts))
 
 
 def _start_manifest(store, sc: Scenario, kind: str, replicates: int, opts: RunOptions) -> None:

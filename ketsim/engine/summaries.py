@@ -50,19 +50,49 @@ POWER_COLUMNS = [
 
 
 # -- true effects and the power summary ------------------------------------------------------------
-def true_effects(sc: Scenario, entropy: int, patients: int) -> pd.DataFrame:
+def true_effects(sc: Scenario, entropy: int, patients: int, piece: int = 0) -> pd.DataFrame:
     """Every analysis' estimate in one very large trial of the scenario: the true effect.
 
     The trial is the scenario scaled up to about ``patients`` patients (at least its own size),
-    simulated on the replicate stream :data:`TRUTH_REPLICATE`, which no power replicate uses. Its
-    estimate converges to the estimand of the analysis under the declared strategy (including
-    dropout and discontinuation); its SE is reported as ``true_effect_se``.
+    simulated on the replicate stream ``TRUTH_REPLICATE + piece`` (:data:`TRUTH_REPLICATE`), which
+    no power replicate uses. Its estimate converges to the estimand of the analysis under the
+    declared strategy (including dropout and discontinuation); its SE is reported as
+    ``true_effect_se``. A truth trial too large for one worker runs as several ``piece`` s
+    (:mod:`ketsim.engine.extra_work`), combined by :func:`combine_truth_pieces`.
     """
     total = total_patients(sc)
     big = resize_scenario(sc, factor=max(1.0, patients / total)) if patients > total else sc
-    t = simulate_chunk(big, entropy, [TRUTH_REPLICATE])["analyses"]
+    t = simulate_chunk(big, entropy, [TRUTH_REPLICATE + int(piece)])["analyses"]
     keep = ["analysis_id", "comparison", "estimate", "se"]
     return t[keep].rename(columns={"estimate": "true_effect", "se": "true_effect_se"})
+
+
+def combine_truth_pieces(pieces: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The true effects of equal-sized truth-trial pieces: mean estimate, SE ``sqrt(sum se^2)/K``.
+
+    Equal weights rather than inverse-variance ones: the pieces have the same size, and weights
+    estimated from each piece's own SE would correlate with its estimate (e.g. proportions). One
+    piece is returned unchanged, bit for bit. A row missing or undefined (NaN) in any piece is NaN.
+    """
+    if len(pieces) == 1:
+        return pieces[0].reset_index(drop=True)
+    keys = ["analysis_id", "comparison"]
+    stacked = pd.concat(
+        [p.assign(_piece=k) for k, p in enumerate(pieces)], ignore_index=True
+    ).sort_values([*keys, "_piece"], kind="stable")
+    g = stacked.groupby(keys, sort=False)
+    k = g["true_effect"].count()  # non-NaN estimates
+    out = g.agg(
+        true_effect=("true_effect", "mean"),
+        s2=("true_effect_se", lambda v: float(np.sum(np.square(v.to_numpy(float))))),
+    )
+    complete = (k == len(pieces)).to_numpy()
+    out["true_effect"] = np.where(complete, out["true_effect"].to_numpy(float), np.nan)
+    out["true_effect_se"] = np.where(
+        complete, np.sqrt(out["s2"].to_numpy(float)) / len(pieces), np.nan
+    )
+    order = pieces[0][keys]
+    return order.merge(out.drop(columns="s2").reset_index(), on=keys, how="left")
 
 
 def total_patients(sc: Scenario) -> int:

@@ -11,11 +11,13 @@ from typing import Any
 import pandas as pd
 
 from ketsim.config.scenario import Scenario
+from ketsim.engine.extra_work import truth_plan
 from ketsim.engine.runs import RunOptions, _open_store, _start_manifest, run_cells, scenario_key
 from ketsim.engine.summaries import (
     summarise_endpoints,
     summarise_power,
     summarise_trial,
+    total_patients,
 )
 
 
@@ -43,7 +45,7 @@ def estimate_sweep(
     cells: Sequence[Any],
     replicates: int = 200,
     seed: int | None = None,
-    truth_patients: int = 0,
+    truth_patients: int | None = 0,
     out: str | None = None,
     runs_dir: str = "runs",
     opts: RunOptions | None = None,
@@ -58,7 +60,7 @@ def estimate_sweep(
     base : the scenario as loaded (with its ``sweep``); its hash identifies the run.
     cells : :class:`ketsim.config.sweep.SweepCell` list (:func:`ketsim.config.sweep.load_sweep`).
     truth_patients : per-cell true-effect trial size for bias (0: skip; it costs one large
-        trial per cell).
+        trial per cell; None: each cell's sized from the MC error, :func:`truth_plan`).
     """
     from ketsim.config.sweep import cell_frame
 
@@ -68,12 +70,18 @@ def estimate_sweep(
     key = {
         "scenario_sha256": scenario_key(base),
         "replicates": replicates,
-        "truth_patients": int(truth_patients),
+        "truth_patients": None if truth_patients is None else int(truth_patients),
     }
     store, resumed, entropy = _open_store("sweep", base, key, seed, out, runs_dir)
     _start_manifest(store, base, "sweep", replicates, opts)
     pairs = [(_cell_id(c.index), c.scenario) for c in cells]
-    tim = run_cells(store, entropy, pairs, replicates, opts, truth_patients=truth_patients)
+    plans = {
+        cid: truth_plan(total_patients(x), replicates, truth_patients)
+        for cid, x in pairs
+        if truth_patients != 0
+    }
+    tim = run_cells(store, entropy, pairs, replicates, opts, truth=plans)
+    tim.pop("cell_worker_s")
     frame = cell_frame(cells)
     powers, eps, trials, reps = [], [], [], []
     for c in cells:
@@ -81,7 +89,7 @@ def estimate_sweep(
         an = store.read_cell(cid, "analyses")
         ep = store.read_cell(cid, "endpoints")
         tr = store.read_cell(cid, "trial")
-        truth = store.read_truth(cid) if truth_patients else None
+        truth = store.read_truth(cid) if cid in plans else None
         for df, lst in (
             (summarise_power(an, truth), powers),
             (summarise_endpoints(ep), eps),
