@@ -14,8 +14,8 @@ Modules, one family of analyses each:
 * :mod:`~ketsim.core.stats.two_sample` -- Student/Welch t, Wilcoxon-Mann-Whitney with
   Hodges-Lehmann shift;
 * :mod:`~ketsim.core.stats.linear_models` -- OLS and ANCOVA;
-* :mod:`~ketsim.core.stats.binary` -- event counts, two proportions (Fisher, chi-square),
-  logistic regression;
+* :mod:`~ketsim.core.stats.binary` -- event counts, two proportions (Fisher, chi-square);
+* :mod:`~ketsim.core.stats.logistic` -- logistic regression, maximum likelihood or Firth;
 * :mod:`~ketsim.core.stats.survival` -- log-rank test;
 * :mod:`~ketsim.core.stats.multiplicity` -- Bonferroni, Holm, Hochberg, Dunnett;
 * :mod:`~ketsim.core.stats.mixed` -- REML mixed models (MMRM, crossover);
@@ -38,9 +38,10 @@ Invalid *inputs* (wrong shapes, group codes out of range, ``rep`` outside ``[0, 
 unknown ``alternative``) do raise ``ValueError``.
 """
 
-from ketsim.core.stats.binary import count_by_group, logistic, proportions
+from ketsim.core.stats.binary import count_by_group, proportions
 from ketsim.core.stats.estimates import ALTERNATIVES, Estimate, ci_from_t, p_from_t, wald_estimate
 from ketsim.core.stats.linear_models import ancova, ols
+from ketsim.core.stats.logistic import logistic
 from ketsim.core.stats.mixed import COVARIANCES, crossover, mmrm
 from ketsim.core.stats.multiplicity import adjust, bonferroni, cov_to_corr, dunnett, hochberg, holm
 from ketsim.core.stats.survival import logrank

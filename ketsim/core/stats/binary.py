@@ -1,9 +1,9 @@
-"""Binary outcomes per replicate: event counts, two proportions (Fisher, chi-square), logistic.
+"""Binary outcomes per replicate: event counts and two proportions (Fisher, chi-square).
 
 :func:`count_by_group` turns patient-level 0/1 data into per-replicate 2x2 tables;
 :func:`proportions` compares them (risk difference with the Newcombe interval, Fisher's exact or
-a chi-square p-value); :func:`logistic` fits a logistic regression to every replicate by batched
-Newton-Raphson. Conventions are those of :mod:`ketsim.core.stats`.
+a chi-square p-value). Logistic regression is in :mod:`ketsim.core.stats.logistic`. Conventions
+are those of :mod:`ketsim.core.stats`.
 """
 
 from __future__ import annotations
@@ -14,20 +14,15 @@ from scipy import special
 from ketsim.core.stats._batched import (
     _CHUNK_ELEMENTS,
     _as_1d_float,
-    _as_design,
     _as_int_array,
     _check_alternative,
     _check_conf_level,
-    _coef_index,
     _group_codes,
-    _grouped_crossprod,
-    _grouped_xty,
     _rep_index,
-    _sym_inverse,
 )
-from ketsim.core.stats.estimates import Estimate, p_from_t, wald_estimate
+from ketsim.core.stats.estimates import Estimate, p_from_t
 
-__all__ = ["count_by_group", "logistic", "proportions"]
+__all__ = ["count_by_group", "proportions"]
 
 
 def count_by_group(
@@ -240,168 +235,4 @@ def proportions(
         alternative=alternative,
         conf_level=conf_level,
         extra=extra,
-    )
-
-
-def _rep_deviance(eta: np.ndarray, y: np.ndarray, r: np.ndarray, n_rep: int) -> np.ndarray:
-    """Per-replicate binomial deviance ``2 sum(log(1 + e^eta) - y eta)``, overflow-safe."""
-    return 2.0 * np.bincount(r, np.logaddexp(0.0, eta) - y * eta, minlength=n_rep)
-
-
-def logistic(
-    yb: np.ndarray,
-    X: np.ndarray,
-    rep: np.ndarray,
-    n_rep: int,
-    *,
-    coef: int | list[int] = 1,
-    alternative: str = "two-sided",
-    conf_level: float = 0.95,
-    max_iter: int = 50,
-    tol: float = 1e-10,
-) -> Estimate:
-    """Logistic regression per replicate by batched Newton–Raphson (IRLS), Wald z tests.
-
-    All replicates are iterated simultaneously: per-replicate gradients and Hessians
-    ``(R, k, k)`` are grouped sums, the Newton systems are solved in one batched call, and a
-    step is halved (up to 30 times) where it would increase a replicate's deviance (a replicate
-    whose deviance still does not decrease is given up as not converged). A replicate stops
-    iterating once its full Newton step is below ``tol * (1 + max|beta|)``; only the patients
-    of replicates still iterating are processed.
-
-    Parameters
-    ----------
-    yb : (P,) float
-        Binary outcome 0/1; NaN = missing. Patients with any non-finite ``X`` entry are also
-        dropped.
-    X : (P, k) float
-        Design matrix including the intercept column.
-    rep, n_rep
-        Replicate of each patient and number of replicates R.
-    coef : int or list of int
-        Column(s) to test (an int gives ``(R,)`` results, a list ``(R, K)``).
-    alternative, conf_level
-        See :mod:`ketsim.core.stats.estimates`.
-    max_iter, tol
-        Newton iteration limit and relative step tolerance.
-
-    Returns
-    -------
-    Estimate
-        Coefficient (log odds ratio for a treatment indicator), SE from the inverse Hessian at
-        the estimate, Wald z (``df = inf``). ``extra``: ``"cov"`` ``(R, K, K)``, ``"params"``
-        ``(R, k)``, ``"deviance"``, ``"n_iter"``. Replicates with (quasi-)complete separation
-        (the MLE does not exist: the iteration does not converge or the Hessian becomes
-        numerically singular as fitted probabilities reach 0 or 1), too few patients, or
-        non-convergence within ``max_iter`` have ``converged=False`` and NaN p-values, so
-        :meth:`Estimate.reject` counts them as **not rejected** (conservative for power).
-
-    References
-    ----------
-    McCullagh P, Nelder JA (1989). Generalized Linear Models, 2nd ed. Chapman & Hall.
-    Albert A, Anderson JA (1984). On the existence of maximum likelihood estimates in logistic
-    regression models. Biometrika 71:1-10.
-    """
-    _check_alternative(alternative)
-    _check_conf_level(conf_level)
-    yb = _as_1d_float(yb, "yb")
-    X = _as_design(X, yb.size)
-    r = _rep_index(rep, n_rep, yb.size)
-    keep = np.isfinite(yb) & np.all(np.isfinite(X), axis=1)
-    yb, X, r = yb[keep], X[keep], r[keep]
-    if np.any((yb != 0) & (yb != 1)):
-        raise ValueError("yb must contain only 0, 1 or NaN")
-    k = X.shape[1]
-    idx, scalar = _coef_index(coef, k)
-    n = np.bincount(r, minlength=n_rep).astype(float)
-
-    beta = np.zeros((n_rep, k))
-    eta = np.zeros(yb.size)  # linear predictor of every patient at the current beta
-    dev = _rep_deviance(eta, yb, r, n_rep)
-    active = n > k  # replicates still iterating
-    converged = np.zeros(n_rep, dtype=bool)
-    n_iter = np.zeros(n_rep, dtype=np.intp)
-    in_set = np.zeros(n_rep, dtype=bool)
-    for _ in range(max_iter):
-        if not np.any(active):
-            break
-        # restrict the work to patients of replicates still iterating
-        psel = np.flatnonzero(active[r])
-        Xa, ya, ra = X[psel], yb[psel], r[psel]
-        mu = special.expit(eta[psel])
-        grad = _grouped_xty(Xa, ya - mu, ra, n_rep)
-        H = _grouped_crossprod(Xa, ra, n_rep, w=mu * (1.0 - mu))
-        act = np.flatnonzero(active)
-        Hinv, nonsingular = _sym_inverse(H[act])
-        # a singular Hessian while iterating = fitted probabilities at 0/1 (separation)
-        active[act[~nonsingular]] = False
-        act = act[nonsingular]
-        if act.size == 0:
-            break
-        delta = np.zeros((n_rep, k))
-        delta[act] = np.einsum("rij,rj->ri", Hinv[nonsingular], grad[act])
-        # convergence is judged on the full Newton step, not on a halved one
-        full_step = np.max(np.abs(delta[act]), axis=1)
-        n_iter[act] += 1
-
-        # step halving where the deviance would increase (rounding-level increases ignored)
-        new_dev = dev.copy()
-        todo = act
-        pts = psel
-        for _halving in range(30):
-            eta_try = eta[pts] + np.einsum("pk,pk->p", X[pts], delta[r[pts]])
-            new_dev[todo] = _rep_deviance(eta_try, yb[pts], r[pts], n_rep)[todo]
-            eta[pts] = eta_try  # provisional; recomputed below if the step is halved again
-            worse = new_dev[todo] > dev[todo] * (1.0 + 1e-12) + 1e-12
-            if not np.any(worse):
-                break
-            todo = todo[worse]
-            in_set[:] = False
-            in_set[todo] = True
-            pts = pts[in_set[r[pts]]]
-            eta[pts] -= np.einsum("pk,pk->p", X[pts], delta[r[pts]])  # back to current beta
-            delta[todo] *= 0.5
-        else:
-            # no decrease even after 30 halvings: give up on these replicates (not converged)
-            delta[todo] = 0.0
-            new_dev[todo] = dev[todo]
-            active[todo] = False
-        beta[act] += delta[act]
-        dev[act] = new_dev[act]
-
-        with np.errstate(all="ignore"):
-            small = full_step <= tol * (1.0 + np.max(np.abs(beta[act]), axis=1))
-        finite = np.all(np.isfinite(beta[act]), axis=1)
-        converged[act[small & finite]] = True
-        active[act[small | ~finite]] = False
-
-    # covariance from the Hessian at the final estimates (as statsmodels' Logit)
-    eta = np.einsum("pk,pk->p", X, beta[r])
-    mu = special.expit(eta)
-    H = _grouped_crossprod(X, r, n_rep, w=mu * (1.0 - mu))
-    cov_full, nonsingular = _sym_inverse(H)
-    ok = converged & nonsingular
-    cov = cov_full[:, idx][:, :, idx]
-    with np.errstate(all="ignore"):
-        se = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
-    est = beta[:, idx]
-    if scalar:
-        est, se = est[:, 0], se[:, 0]
-    return wald_estimate(
-        est,
-        se,
-        np.inf,
-        ok,
-        alternative=alternative,
-        conf_level=conf_level,
-        name="logistic",
-        scale="log odds ratio",
-        statistic_name="z",
-        extra={
-            "cov": np.where(ok[:, None, None], cov, np.nan),
-            "params": np.where(ok[:, None], beta, np.nan),
-            "deviance": np.where(ok, dev, np.nan),
-            "n_iter": n_iter,
-            "n": n,
-        },
     )
