@@ -59,6 +59,22 @@ ID_COLUMNS = [
     "comparison",
     "control",
 ]
+#: what each method's ``estimate`` is (treatment vs control) and whether it is the log of a
+#: ratio (then tables also show it back-transformed); labels shared by power.csv, CLI and report
+ESTIMATE_SCALES: dict[str, tuple[str, bool]] = {
+    "t_test": ("difference in means", False),
+    "welch": ("difference in means", False),
+    "ancova": ("adjusted difference in means", False),
+    "mmrm": ("difference in means at the visit (MMRM)", False),
+    "crossover": ("within-patient difference (crossover model)", False),
+    "wilcoxon": ("Hodges-Lehmann shift", False),
+    "fisher": ("risk difference", False),
+    "chi2": ("risk difference", False),
+    "chi2_yates": ("risk difference", False),
+    "logistic": ("log odds ratio", True),
+    "logrank": ("log hazard ratio", True),
+}
+
 COLUMNS = [
     "replicate",
     *ID_COLUMNS,

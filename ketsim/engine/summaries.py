@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ketsim.analysis.analyses import ESTIMATE_SCALES
 from ketsim.analysis.analyses import ID_COLUMNS as ANALYSIS_ID_COLUMNS
 from ketsim.config.scenario import Scenario
 from ketsim.core.seeds import TRUTH_REPLICATE
@@ -26,6 +27,7 @@ _GROUP_KEYS = [*ANALYSIS_ID_COLUMNS, "alternative", "alpha"]
 POWER_COLUMNS = [
     *_GROUP_KEYS,
     "hypothesis",
+    "scale",
     "replicates",
     "rejections",
     "power",
@@ -44,9 +46,19 @@ POWER_COLUMNS = [
     "bias_mc_se",
     "rmse",
     "coverage",
+    "coverage_nominal",
+    "coverage_mc_se",
+    "mean_ratio",
+    "true_ratio",
     "mean_n_treatment",
     "mean_n_control",
+    "flags",
 ]
+
+#: a failure rate above this is flagged (the failed fits count as "not rejected")
+FAILED_FLAG = 0.01
+#: coverage further than this many MC SEs from its nominal level is flagged
+COVERAGE_FLAG_SE = 3.0
 
 
 # -- true effects and the power summary ------------------------------------------------------------
@@ -138,6 +150,8 @@ def summarise_power(
     else:
         df["true_effect"] = 0.0 if hypothesis == "null" else np.nan
         df["true_effect_se"] = 0.0 if hypothesis == "null" else np.nan
+    if "conf_level" not in df:
+        df["conf_level"] = np.nan  # tables from before the column: nominal coverage unknown
     est = df["estimate"].to_numpy(float)
     ok = np.isfinite(est)
     te = df["true_effect"].to_numpy(float)
@@ -161,6 +175,7 @@ def summarise_power(
         s_cover=("_cover", "sum"),
         true_effect=("true_effect", "first"),
         true_effect_se=("true_effect_se", "first"),
+        conf_level=("conf_level", "first"),
         mean_n_treatment=("n_treatment", "mean"),
         mean_n_control=("n_control", "mean"),
     ).reset_index()
@@ -194,9 +209,37 @@ def summarise_power(
         out["bias_mc_se"] = np.where(k > 1, np.sqrt(sd**2 / k + tse**2), np.nan)
         out["rmse"] = np.sqrt(s["s_err2"] / k)
         out["coverage"] = np.where(np.isfinite(s["true_effect"]), s["s_cover"] / k, np.nan)
+        nominal = s["conf_level"].to_numpy(float)
+        out["coverage_nominal"] = nominal
+        out["coverage_mc_se"] = np.sqrt(nominal * (1 - nominal) / k)
+        scales = [ESTIMATE_SCALES.get(m, ("estimate", False)) for m in s["method"]]
+        out["scale"] = [label for label, _ in scales]
+        is_ratio = np.array([r for _, r in scales], dtype=bool)
+        out["mean_ratio"] = np.where(is_ratio, np.exp(mean), np.nan)
+        out["true_ratio"] = np.where(is_ratio, np.exp(s["true_effect"].to_numpy(float)), np.nan)
         out["mean_n_treatment"] = s["mean_n_treatment"]
         out["mean_n_control"] = s["mean_n_control"]
+    out["flags"] = _flags(out)
     return out[POWER_COLUMNS].reset_index(drop=True)
+
+
+def _flags(out: pd.DataFrame) -> list[str]:
+    """Warnings a statistician must see beside each power: failed fits, off-nominal coverage."""
+    flags = []
+    for failed, cov, nominal, cse in zip(
+        out["failed"], out["coverage"], out["coverage_nominal"], out["coverage_mc_se"], strict=True
+    ):
+        f = []
+        if failed > FAILED_FLAG:
+            f.append(f"{100 * failed:.1f}% of fits failed (counted as not rejected)")
+        if np.isfinite(cov) and np.isfinite(cse) and abs(cov - nominal) > COVERAGE_FLAG_SE * cse:
+            side = "below" if cov < nominal else "above"
+            f.append(
+                f"CI coverage {cov:.3f} {side} nominal {nominal:.2f} "
+                f"(beyond {COVERAGE_FLAG_SE:g} MC SE)"
+            )
+        flags.append("; ".join(f))
+    return flags
 
 
 def summarise_endpoints(endpoints: pd.DataFrame) -> pd.DataFrame:
