@@ -1,4 +1,4 @@
-"""Enrolment of a trial batch: screening against the entry criteria, allocation to groups, strata."""
+"""Enrolment of a trial batch: screening against entry criteria, allocation to groups, strata."""
 
 from __future__ import annotations
 
