@@ -16,6 +16,7 @@ import yaml
 from scipy import stats as sps
 
 from ketsim.apps import published_checks as v
+from ketsim.apps.published_checks import judging, summaries, trial_checks
 from ketsim.config.scenario import ExpectedSpec, ScenarioError, load_scenario, parse_scenario
 from ketsim.sim.compile import compile_dosing
 from ketsim.sim.trial import AE_EVENTS, TrialArrays
@@ -221,7 +222,7 @@ def _per_rep(ta, values, arm):
 
 def _q(ta, m, **kw):
     e = _spec(**kw)
-    return v._trial_quantity(m, ta, e, ta.replicate, R)
+    return trial_checks._trial_quantity(m, ta, e, ta.replicate, R)
 
 
 def test_arm_mean_measures_and_scales():
@@ -298,7 +299,7 @@ def test_p_values_match_scipy(test):
 def test_p_value_statistics():
     """median p (bootstrap SE), fraction significant per week and in every week."""
     p = np.array([[0.01, 0.2], [0.04, 0.01], [0.5, 0.03], [0.02, 0.02]])
-    z = v._z_of_p(p, 2)
+    z = summaries._z_of_p(p, 2)
     x = np.stack([p, z], axis=2)
     rng = np.random.default_rng(0)
     e_all = _spec(
@@ -310,8 +311,8 @@ def test_p_value_statistics():
         statistic="fraction_all_significant",
         tolerance={"tail": 0.025},
     )
-    row = v._Row(0, e_all)
-    v._finish_trial_row(row, x, [1, 2], rng)
+    row = summaries._Row(0, e_all)
+    trial_checks._finish_trial_row(row, x, [1, 2], rng)
     assert row.value == 0.5  # replicates 1 and 3 are significant in both weeks
     assert row.mc_se == pytest.approx(math.sqrt(0.25 / 4))
     e_frac = _spec(
@@ -323,12 +324,12 @@ def test_p_value_statistics():
         statistic="fraction_significant",
         tolerance={"tail": 0.025},
     )
-    row = v._Row(0, e_frac, week=2)
-    v._finish_trial_row(row, x, [1, 2], rng)
+    row = summaries._Row(0, e_frac, week=2)
+    trial_checks._finish_trial_row(row, x, [1, 2], rng)
     assert row.value == 0.75
     e_med = _spec(quantity="p_value", arm="a", control="b", week=1, value=0.07, tolerance={"z": 2})
-    row = v._Row(0, e_med, week=1)
-    v._finish_trial_row(row, x[:, :1], [1], rng)
+    row = summaries._Row(0, e_med, week=1)
+    trial_checks._finish_trial_row(row, x[:, :1], [1], rng)
     assert row.value == pytest.approx(0.03)  # median of 0.01, 0.02, 0.04, 0.5
     assert row.z == pytest.approx(np.median(z[:, 0]))
     assert row.mc_se > 0
@@ -375,7 +376,7 @@ def test_crossing_of_a_linear_decline():
         fraction=0.5,
         value=50,
     )
-    assert v._crossing(curve, 0.25, e) == (pytest.approx(6.75), False)
+    assert trial_checks._crossing(curve, 0.25, e) == (pytest.approx(6.75), False)
     e_abs = _spec(
         quantity="lasting_effect_days",
         definition="difference_below",
@@ -384,10 +385,13 @@ def test_crossing_of_a_linear_decline():
         threshold=2.0,
         value=50,
     )
-    assert v._crossing(curve, 0.0, e_abs) == (pytest.approx(8.0), False)  # 11 - D = 2 at D = 9
-    value, censored = v._crossing(np.full(30, 2.0), 0.25, e)
+    assert trial_checks._crossing(curve, 0.0, e_abs) == (
+        pytest.approx(8.0),
+        False,
+    )  # 11 - D = 2 at D = 9
+    value, censored = trial_checks._crossing(np.full(30, 2.0), 0.25, e)
     assert censored and value == pytest.approx(27 - 1 + 0.25)  # last centre day 27
-    bad = v._crossing(np.where(np.arange(30) == 12, np.nan, curve), 0.25, e)
+    bad = trial_checks._crossing(np.where(np.arange(30) == 12, np.nan, curve), 0.25, e)
     assert bad == (pytest.approx(6.75), False)  # a missing day is interpolated
 
 
@@ -442,8 +446,10 @@ def test_chunking_does_not_change_results():
     data["trial"] = {**data["trial"], "weeks": 2}
     sc = parse_scenario(data)
     specs = [(0, _spec(quantity="arm_mean", arm="ketamine", week=1))]
-    whole = v._trial_chunk(sc, specs, 5, 0, 4)[1][0]
-    parts = np.concatenate([v._trial_chunk(sc, specs, 5, lo, lo + 2)[1][0] for lo in (0, 2)])
+    whole = trial_checks._trial_chunk(sc, specs, 5, 0, 4)[1][0]
+    parts = np.concatenate(
+        [trial_checks._trial_chunk(sc, specs, 5, lo, lo + 2)[1][0] for lo in (0, 2)]
+    )
     np.testing.assert_array_equal(whole, parts)
 
 
@@ -547,8 +553,8 @@ def test_pk_typical_patient_exact_numbers():
 
 # -- pass / fail ---------------------------------------------------------------------------------
 def _judge(sim, mc_se=0.01, z=math.nan, z_se=math.nan, censored=False, **kw):
-    row = v._Row(0, _spec(**kw), value=sim, mc_se=mc_se, z=z, z_se=z_se, censored=censored)
-    return v._judge(row)
+    row = summaries._Row(0, _spec(**kw), value=sim, mc_se=mc_se, z=z, z_se=z_se, censored=censored)
+    return judging._judge(row)
 
 
 def test_tolerance_in_published_se_units():
