@@ -33,7 +33,7 @@ _API: dict[str, str] = {
     "estimate_sweep": "ketsim.engine.sweep",
     "search_sample_size": "ketsim.engine.sample_size",
     # reading runs, reports, validation
-    "load_run": "ketsim.apps.report",
+    "load_run": "ketsim.storage.reader",
     "write_report": "ketsim.apps.report",
     "validate_scenario": "ketsim.apps.published_checks",
     # interchange with pharmacometric tools
