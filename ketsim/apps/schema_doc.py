@@ -38,6 +38,7 @@ from pydantic import BaseModel, BeforeValidator, TypeAdapter
 from pydantic_core import PydanticUndefined
 
 from ketsim.config import scenario as _sc
+from ketsim.config.schema.regimen import expand_shorthand
 from ketsim.core import units as _units
 from ketsim.core.pd import parameters as _pdp
 
@@ -404,7 +405,7 @@ def _type(
             if kind:
                 return _unit_type(kind)
         text = _type(args[0], metadata + extra, paths, here)
-        if getattr(_sc, "_shorthand", None) in funcs:
+        if expand_shorthand in funcs:
             text += " or a one-line shorthand string (`ketsim.config.shorthand`)"
         return text
 

@@ -175,7 +175,7 @@ def test_pd_defaults_and_source_comments(reference):
 def test_fields_added_at_run_time_are_documented(monkeypatch):
     """The walk follows the schema as it is at call time (e.g. a new ``expected:`` section)."""
 
-    class ExpectedSpec(sc._Frozen):
+    class ExpectedSpec(sc.StrictModel):
         """Expected results."""
 
         power: float = Field(0.8, gt=0, le=1, description="target power")
