@@ -84,7 +84,8 @@ def test_readme_matches_the_schema(reference):
     """README.md between the markers is exactly the generated reference."""
     block = between_markers(README.read_text(encoding="utf-8"))
     assert block == reference, (
-        f"README.md's schema reference is out of date with ketsim/scenario.py; run `{REGENERATE}`"
+        "README.md's schema reference is out of date with the schema (ketsim/config/scenario.py, "
+        f"ketsim/config/schema/); run `{REGENERATE}`"
     )
 
 
