@@ -55,6 +55,24 @@ class SwitchesSpec(StrictModel):
 
 
 def check_pd_overrides(v: dict[str, float]) -> dict[str, float]:
+    """After-validator of the scenario's ``pd:`` overrides.
+
+    Parameters
+    ----------
+    v
+        PD parameter name -> value.
+
+    Returns
+    -------
+    dict
+        ``v`` unchanged.
+
+    Raises
+    ------
+    ValueError
+        On names that are not fields of :class:`ketsim.core.pd.parameters.PDParameters`, or when
+        the patched parameters fail :func:`ketsim.core.pd.parameters.check_pd`.
+    """
     from ketsim.core.pd.parameters import PDParameters
 
     allowed = PDParameters.__dataclass_fields__

@@ -147,6 +147,23 @@ class TitrationSpec(StrictModel):
 
 
 def expand_shorthand(v: Any) -> Any:
+    """Before-validator of arm regimens: a one-line shorthand string read into regimen fields.
+
+    Parameters
+    ----------
+    v
+        The value given for one regimen; anything but a string is returned unchanged.
+
+    Returns
+    -------
+    Any
+        The regimen's fields (:func:`ketsim.config.shorthand.parse_regimen_shorthand`), or ``v``.
+
+    Raises
+    ------
+    ValueError
+        With the shorthand's message when the string cannot be read.
+    """
     if isinstance(v, str):
         from ketsim.config.shorthand import ShorthandError, parse_regimen_shorthand
 
