@@ -44,7 +44,7 @@ __all__ = [
 #: YAML path of the ``pd:`` overrides, which get their own subsection.
 PD_PATH = "pd"
 
-
+#: the command that refreshes README.md's copy of the reference
 REGENERATE = "python -m ketsim.apps.schema_doc --write README.md"
 
 
@@ -70,7 +70,8 @@ def _child_paths(ann: Any, path: str) -> Iterator[tuple[type[BaseModel], str]]:
             yield from _child_paths(a, path)
 
 
-def join_path(path: str, key: str) -> str:
+def _join_path(path: str, key: str) -> str:
+    """The YAML path of ``key`` inside the mapping at ``path``."""
     return f"{path}.{key}" if path else key
 
 
@@ -81,8 +82,7 @@ def reachable_models(root: type[BaseModel] | None = None) -> dict[type[BaseModel
     ----------
     root
         The top model; :class:`ketsim.config.scenario.Scenario` when omitted (looked up at call
-        time, so
-        fields added to the schema are followed).
+        time, so fields added to the schema are followed).
 
     Returns
     -------
@@ -95,7 +95,7 @@ def reachable_models(root: type[BaseModel] | None = None) -> dict[type[BaseModel
     def visit(model: type[BaseModel], path: str) -> None:
         for name, field in model.model_fields.items():
             key = field.alias or name
-            for child, child_path in _child_paths(field.annotation, join_path(path, key)):
+            for child, child_path in _child_paths(field.annotation, _join_path(path, key)):
                 if child in found:
                     if child_path not in found[child]:
                         found[child].append(child_path)
@@ -177,9 +177,9 @@ def _model_section(model: type[BaseModel], paths: dict[type[BaseModel], list[str
     for name, field in model.model_fields.items():
         key = field.alias or name
         type_text = describe_type(
-            field.annotation, list(field.metadata), paths, join_path(path, key)
+            field.annotation, list(field.metadata), paths, _join_path(path, key)
         )
-        if join_path(path, key) == PD_PATH:
+        if _join_path(path, key) == PD_PATH:
             type_text += f"; names and defaults: {heading_link(PD_PATH)}"
         default, was_filled = _default(model, name, paths, instance)
         filled |= was_filled

@@ -19,11 +19,14 @@ __all__ = [
 ]
 
 
+#: a ``# -- title ---`` comment line that names the section of the fields below it
 _SECTION = re.compile(r"^--\s*(.*?)\s*-{2,}\s*$")
 
 
 @dataclasses.dataclass
 class SourceNote:
+    """The source note of one field: the section it is declared in and its comment text."""
+
     section: str | None = None
     text: str = ""
 
@@ -93,7 +96,7 @@ def source_notes(cls: type) -> dict[str, SourceNote]:
 
 def pd_parameter_sources() -> dict[str, str]:
     """The source note of every PD parameter default, read from the comments of
-    ``ketsim/pd/parameters.py`` (``{}`` when the source cannot be read)."""
+    ``ketsim/core/pd/parameters.py`` (``{}`` when the source cannot be read)."""
     from ketsim.core.pd.parameters import PDParameters
 
     return {k: n.text for k, n in source_notes(PDParameters).items()}
