@@ -27,7 +27,7 @@ from typing import Any
 __all__ = ["INDICATIONS"]
 
 #: indication -> population defaults, in the units of
-#: :class:`ketsim.config.scenario.PopulationSpec`.
+#: :class:`ketsim.config.schema.population.PopulationSpec`.
 INDICATIONS: dict[str, dict[str, Any]] = {
     "crps1": {
         # Sigtermans 2009 (H): 48 of 60 women, age 46 ± 12 y, weight 79 ± 19 kg.

@@ -7,9 +7,9 @@ A regimen may be written as one string instead of a mapping::
       - "25 mg sublingual bid for 7 days"
 
 :func:`parse_regimen_shorthand` turns such a string into the field values of
-:class:`ketsim.config.scenario.RegimenSpec` (strings with units, and an ``int`` for ``repeats``), so the
-schema still does every unit conversion and range check in one place. This module does not import
-the schema, so the schema can import it.
+:class:`ketsim.config.schema.regimen.RegimenSpec` (strings with units, and an ``int`` for
+``repeats``), so the schema still does every unit conversion and range check in one place. This
+module does not import the schema, so the schema can import it.
 
 Grammar
 -------
@@ -454,7 +454,9 @@ def _repeats(cur: _Cursor, reg: _Regimen) -> int | None:
 
 
 def parse_regimen_shorthand(text: str) -> dict[str, str | int]:
-    """Read a one-line dosing shorthand into :class:`~ketsim.config.scenario.RegimenSpec` fields.
+    """Read a one-line dosing shorthand into the fields of a regimen.
+
+    The fields are those of :class:`~ketsim.config.schema.regimen.RegimenSpec`.
 
     Parameters
     ----------

@@ -84,7 +84,8 @@ def test_readme_matches_the_schema(reference):
     """README.md between the markers is exactly the generated reference."""
     block = between_markers(README.read_text(encoding="utf-8"))
     assert block == reference, (
-        f"README.md's schema reference is out of date with ketsim/scenario.py; run `{REGENERATE}`"
+        "README.md's schema reference is out of date with the schema (ketsim/config/scenario.py, "
+        f"ketsim/config/schema/); run `{REGENERATE}`"
     )
 
 
@@ -172,10 +173,24 @@ def test_pd_defaults_and_source_comments(reference):
         assert comment.strip() in note, name
 
 
+def test_source_notes_are_read_from_the_schema_modules():
+    """Field comments are read from the module that defines a model (here ExpectedSpec)."""
+    from ketsim.apps.schema_doc.source_notes import source_notes
+    from ketsim.config.schema.expected import ExpectedSpec
+
+    assert inspect.getsourcefile(ExpectedSpec).endswith("ketsim/config/schema/expected.py")
+    notes = source_notes(ExpectedSpec)
+    assert list(notes) == list(ExpectedSpec.model_fields)
+    assert notes["arm"].section == "selectors"
+    assert notes["value"].section == "the published number"
+    assert notes["name"].section is None
+    assert notes["se"].text == ""
+
+
 def test_fields_added_at_run_time_are_documented(monkeypatch):
     """The walk follows the schema as it is at call time (e.g. a new ``expected:`` section)."""
 
-    class ExpectedSpec(sc._Frozen):
+    class ExpectedSpec(sc.StrictModel):
         """Expected results."""
 
         power: float = Field(0.8, gt=0, le=1, description="target power")

@@ -162,3 +162,31 @@ def test_indication_sets_population_defaults():
     )
     assert sc.population.female_fraction == 0.3  # explicit value wins
     assert sc.population.weight_kg.mean == 85.0  # from the indication table
+
+
+#: every public name ketsim.config.scenario defined before the schema moved to ketsim.config.schema
+NAMES_BEFORE_THE_SPLIT = (
+    "SCHEMA_VERSION ScenarioError AmountField RateField HoursField Route INFUSION_ROUTES "
+    "BOLUS_ROUTES RegimenSpec Distribution LogNormalSpec BetaSpec Ancestry Diplotype "
+    "ComedicationName Indication PopulationSpec SwitchesSpec OutputSpec TitrationSpec "
+    "TitratedRegimenSpec ArmRegimen ArmSpec ScreeningSpec TrialSpec STRATIFIERS RandomisationSpec "
+    "RecruitmentSpec CrossoverSpec EnrichmentSpec ExtensionSpec DesignSpec ENDPOINT_TYPES AE_NAMES "
+    "EndpointSpec STRATEGIES AnalysisSpec StatisticsSpec SweepSpec EXPECTED_QUANTITIES "
+    "TRIAL_QUANTITIES PK_QUANTITIES EXPECTED_EVENTS PK_ANALYTES PK_STATISTICS P_STATISTICS "
+    "STATISTICS EXPECTED_KEYS ToleranceSpec ExpectedSpec merge_overrides Scenario apply_overrides "
+    "parse_scenario read_yaml load_scenario dump_scenario"
+).split()
+
+
+def test_scenario_module_still_exports_every_schema_name():
+    """ketsim.config.scenario re-exports the schema: the same objects as ketsim.config.schema."""
+    import ketsim.config.scenario as scenario
+    import ketsim.config.schema as schema
+
+    missing = [n for n in NAMES_BEFORE_THE_SPLIT if n not in scenario.__all__]
+    assert not missing
+    for name in schema.__all__:
+        if hasattr(scenario, name):
+            assert getattr(scenario, name) is getattr(schema, name), name
+    for name in scenario.__all__:
+        assert hasattr(scenario, name), name

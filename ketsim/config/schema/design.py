@@ -1,0 +1,204 @@
+"""The trial in the scenario schema: arms, calendar and screening, and the design (allocation,
+recruitment, crossover, enrichment, open-label extension).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ketsim.config.schema.base import StrictModel
+from ketsim.config.schema.regimen import ArmRegimen
+
+__all__ = [
+    "STRATIFIERS",
+    "ArmSpec",
+    "CrossoverSpec",
+    "DesignSpec",
+    "EnrichmentSpec",
+    "ExtensionSpec",
+    "RandomisationSpec",
+    "RecruitmentSpec",
+    "ScreeningSpec",
+    "TrialSpec",
+]
+
+
+class ArmSpec(StrictModel):
+    """One arm of a trial: who gets what, and how it is blinded."""
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        max_length=40,
+        description="arm label, used in tables, analyses (control, compare) and reports",
+    )
+    n: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="patients randomised to the arm (parallel designs; crossover designs size "
+        "their sequences instead, enrichment designs randomise the run-in responders by 'ratio')",
+    )
+    ratio: int = Field(
+        1, ge=1, le=100, description="allocation weight when sizes are random (enrichment designs)"
+    )
+    treatment: Literal["ketamine", "placebo", "active_placebo"] = Field(
+        "ketamine",
+        description="ketamine; placebo (saline on the same schedule); active placebo "
+        "(midazolam: sedation without dissociation)",
+    )
+    regimens: list[ArmRegimen] = Field(
+        min_length=1, description="dosing schedule (placebo arms: the schedule of the dummy)"
+    )
+    blinding: Literal["double_blind", "open_label"] = Field(
+        "double_blind",
+        description="double_blind: patients start at the allocation prior of being on drug; "
+        "open_label: they know their treatment (placebo response follows belief)",
+    )
+
+
+class ScreeningSpec(StrictModel):
+    """Entry by a noisy screening score: creates regression to the mean."""
+
+    days: int = Field(1, ge=1, le=28, description="daily NRS averaged for the screening score")
+    threshold: float | None = Field(
+        None, ge=0, le=10, description="minimum screening score to enter (None: everyone)"
+    )
+
+
+class TrialSpec(StrictModel):
+    """Trial calendar and diary."""
+
+    weeks: int = Field(12, ge=1, le=520, description="follow-up after the start of treatment")
+    baseline_days: int = Field(7, ge=1, le=56, description="diary days before treatment")
+    start_hour: float = Field(8.0, ge=0, lt=24, description="clock hour of t = 0")
+    diary_hour: float = Field(20.0, ge=0, lt=24, description="clock hour of the daily NRS")
+    screening: ScreeningSpec = Field(
+        ScreeningSpec(), description="entry by a noisy screening score (regression to the mean)"
+    )
+
+
+STRATIFIERS = ("sex", "cyp2b6", "sensitization", "depression", "baseline_pain")
+
+
+class RandomisationSpec(StrictModel):
+    """How patients are allocated to arms (or crossover sequences).
+
+    ``random_allocation`` shuffles the exact planned arm sizes; ``simple`` draws each patient's
+    arm independently with probabilities proportional to the planned sizes (or ratios);
+    ``permuted_block`` fills, within each stratum and in order of enrolment, blocks that hold every
+    arm in proportion to the allocation ratio (ICH E9 §2.3.1), with the block size drawn from
+    ``block_sizes``.
+    """
+
+    method: Literal["random_allocation", "simple", "permuted_block"] = "random_allocation"
+    block_sizes: list[int] = Field(
+        [4], min_length=1, description="block sizes (multiples of the allocation-ratio sum)"
+    )
+    strata: list[Literal[STRATIFIERS]] = Field(  # type: ignore[valid-type]
+        [],
+        description="stratification factors: sex; cyp2b6 (*6 or *18 carrier); sensitization "
+        "(above the indication's mean); depression; baseline_pain (screening score >= 7)",
+    )
+
+    @field_validator("block_sizes")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if any(b < 1 for b in v):
+            raise ValueError("block sizes must be >= 1")
+        return v
+
+
+class RecruitmentSpec(StrictModel):
+    """Enrolment over calendar time (a Poisson process); ``None`` rate = everyone at once."""
+
+    patients_per_week: float | None = Field(
+        None, gt=0, le=10_000, description="mean enrolment rate (patients per week)"
+    )
+
+
+class CrossoverSpec(StrictModel):
+    """A crossover: every patient receives the arms' treatments in the order of a sequence."""
+
+    sequences: list[list[str]] | Literal["latin_square", "williams", "all"] = Field(
+        "williams",
+        description="orders of arm names, one list per sequence, or a generator: latin_square "
+        "(cyclic), williams (balanced for first-order carry-over), all (every permutation)",
+    )
+    n_per_sequence: int = Field(ge=1, le=100_000, description="patients per sequence")
+    period_weeks: int = Field(
+        ge=1, le=104, description="weeks from a period's first dose to its end"
+    )
+    washout_weeks: int = Field(
+        0, ge=0, le=104, description="weeks without treatment between periods"
+    )
+
+
+class EnrichmentSpec(StrictModel):
+    """Enriched-enrolment randomised withdrawal: open-label run-in, responders randomised.
+
+    Every enrolled patient receives ``regimens`` open label for ``run_in_weeks``; those whose
+    mean diary NRS over the last ``window_days`` of the run-in is at least ``threshold_pct`` below
+    their baseline mean are randomised to the arms (double blind); the others leave the trial.
+    """
+
+    n: int = Field(ge=2, le=1_000_000, description="patients enrolled in the run-in")
+    run_in_weeks: int = Field(ge=1, le=52, description="length of the open-label run-in")
+    regimens: list[ArmRegimen] = Field(min_length=1, description="run-in treatment (ketamine)")
+    threshold_pct: float = Field(30.0, gt=0, le=100, description="response for randomisation")
+    window_days: int = Field(7, ge=1, le=28, description="diary days judged at the run-in end")
+
+
+class ExtensionSpec(StrictModel):
+    """Open-label extension after the double-blind phase (``trial.weeks``)."""
+
+    arms: list[str] = Field(min_length=1, description="arms whose patients enter the extension")
+    weeks: int = Field(ge=1, le=520, description="length of the extension")
+    regimens: list[ArmRegimen] = Field(min_length=1, description="open-label ketamine regimens")
+
+
+class DesignSpec(StrictModel):
+    """Trial design: allocation, recruitment, diary schedule and the design type."""
+
+    type: Literal["parallel", "crossover", "enrichment"] = Field(
+        "parallel",
+        description="parallel groups; crossover (``crossover:``); enriched-enrolment randomised "
+        "withdrawal (``enrichment:``)",
+    )
+    randomisation: RandomisationSpec = Field(
+        RandomisationSpec(), description="allocation method, strata and blocks"
+    )
+    recruitment: RecruitmentSpec = Field(
+        RecruitmentSpec(), description="enrolment over calendar time"
+    )
+    diary_weeks: list[int] | None = Field(
+        None,
+        description="weeks (from the first dose) with a daily diary; None: every week. Baseline "
+        "days are always kept",
+    )
+    crossover: CrossoverSpec | None = Field(
+        None, description="sequences, periods and washout (type: crossover only)"
+    )
+    enrichment: EnrichmentSpec | None = Field(
+        None, description="open-label run-in and randomised withdrawal (type: enrichment only)"
+    )
+    extension: ExtensionSpec | None = Field(
+        None, description="open-label ketamine for everyone after the randomised phase (parallel)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DesignSpec:
+        if self.type == "crossover" and self.crossover is None:
+            raise ValueError("design type crossover needs a 'crossover' section")
+        if self.type == "enrichment" and self.enrichment is None:
+            raise ValueError("design type enrichment needs an 'enrichment' section")
+        if self.type != "crossover" and self.crossover is not None:
+            raise ValueError(f"'crossover' is only allowed with type crossover, not {self.type}")
+        if self.type != "enrichment" and self.enrichment is not None:
+            raise ValueError(f"'enrichment' is only allowed with type enrichment, not {self.type}")
+        if self.extension is not None and self.type != "parallel":
+            raise ValueError("an open-label 'extension' is only supported for parallel designs")
+        if self.diary_weeks is not None and any(w < 1 for w in self.diary_weeks):
+            raise ValueError("diary_weeks must be >= 1")
+        return self
