@@ -1,4 +1,4 @@
-"""NONMEM interchange: the dataset's columns and its compartment, route, DVID and treatment codes."""
+"""NONMEM interchange: dataset columns and the compartment, route, DVID and treatment codes."""
 
 from __future__ import annotations
 
