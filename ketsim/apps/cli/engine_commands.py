@@ -1,0 +1,253 @@
+"""Monte Carlo commands: ``ketsim power``, ``ketsim sweep``, ``ketsim samplesize`` and
+``ketsim report``, with their shared execution arguments (:func:`_engine_args`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ketsim.apps.cli.formatting import (
+    format_analyses,
+    format_power,
+    format_sweep,
+)
+from ketsim.apps.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    _fail,
+    _load,
+)
+from ketsim.config.scenario import ScenarioError
+from ketsim.core.seeds import given_entropy
+
+
+def _run_options(args):
+    from ketsim.engine.runs import RunOptions
+
+    progress = False if args.quiet else None
+    return RunOptions(
+        jobs=args.jobs,
+        backend=args.backend,
+        scheduler=args.scheduler,
+        chunk_size=args.chunk_size,
+        progress=progress,
+        argv=sys.argv,
+    )
+
+
+def _engine_call(cmd: str, fn, **kwargs):
+    """``fn(**kwargs)`` with engine errors and Ctrl-C turned into messages; (result, exit code)."""
+    from ketsim.storage.store import StoreError
+
+    try:
+        return fn(**kwargs), EXIT_OK
+    except (StoreError, ValueError, RuntimeError, OSError) as err:
+        print(f"ketsim {cmd}: {err}", file=sys.stderr)
+        return None, EXIT_ERROR
+    except KeyboardInterrupt:
+        print(
+            f"\nketsim {cmd}: interrupted; finished chunks are kept: run the same command again "
+            "to resume",
+            file=sys.stderr,
+        )
+        return None, 130
+
+
+def _cmd_power(args) -> int:
+    from ketsim.engine.chunks import simulate_chunk
+    from ketsim.engine.power import estimate_power
+
+    sc = _load(args.file)
+    if sc is None:
+        return EXIT_USAGE
+    if not sc.arms or not sc.analyses:
+        return _fail(
+            ["analyses: none declared ('ketsim power' needs arms and analyses)"], args.file
+        )
+    if args.replicate is not None:
+        # one replicate alone: the same rows as in the full run's replicates table
+        seed = given_entropy(args.seed, sc.seed)
+        if seed is None:
+            return _fail(["seed: --replicate needs --seed (or a seed in the scenario)"], args.file)
+        from ketsim.engine.variants import null_scenario
+
+        sim = null_scenario(sc) if args.null else sc
+        rows = simulate_chunk(sim, seed, [args.replicate])["analyses"]
+        print(f"scenario {sc.name}: replicate {args.replicate} of seed {seed}")
+        print(format_analyses(rows))
+        return EXIT_OK
+    res, rc = _engine_call(
+        "power",
+        estimate_power,
+        sc=sc,
+        replicates=args.replicates,
+        seed=args.seed,
+        null=args.null,
+        truth_patients=args.truth_patients,
+        out=args.out,
+        base=args.runs_dir,
+        opts=_run_options(args),
+        aux_replicates=args.aux_replicates,
+    )
+    if res is None:
+        return rc
+    report = _write_report(res.store.path, args)
+    if not args.quiet:
+        t = res.timings
+        how = f"{t['replicates_simulated']} simulated"
+        if t["replicates_reused"]:
+            how += f", {t['replicates_reused']} reused from the interrupted run"
+        print(
+            f"scenario {sc.name}: {args.replicates} replicates ({how}) in {t['wall_s']:.1f} s, "
+            f"seed {res.entropy}, {args.jobs} job(s), backend {args.backend}"
+        )
+        print(format_power(res.power))
+        print(f"wrote {res.store.path}/power.csv, power.parquet, replicates.parquet, manifest.json")
+        if report:
+            print(f"report: {report}")
+    return EXIT_OK
+
+
+def _cmd_sweep(args) -> int:
+    from ketsim.config.sweep import load_sweep, sweep_axes
+    from ketsim.engine.summaries import surfaces
+    from ketsim.engine.sweep import estimate_sweep
+
+    try:
+        base, cells = load_sweep(args.file)
+    except ScenarioError as err:
+        return _fail(err.problems, args.file)
+    if not base.arms:
+        return _fail(["arms: required key is missing ('ketsim sweep' runs trials)"], args.file)
+    if base.sweep is None:
+        print(f"{args.file}: no 'sweep:' in this scenario; running it as one cell", file=sys.stderr)
+    res, rc = _engine_call(
+        "sweep",
+        estimate_sweep,
+        base=base,
+        cells=cells,
+        replicates=args.replicates,
+        seed=args.seed,
+        truth_patients=args.truth_patients,
+        out=args.out,
+        runs_dir=args.runs_dir,
+        opts=_run_options(args),
+    )
+    if res is None:
+        return rc
+    axes = [a for a in sweep_axes(cells) if res.cells[a].nunique() > 1]
+    files = ["sweep_power.csv", "sweep_endpoints.csv", "sweep_trial.csv", "replicates.parquet"]
+    if len(axes) >= 2:
+        surf = surfaces(res.power, res.endpoints, axes)
+        res.store.write_table("surfaces", surf)
+        files.append("surfaces.csv")
+    if not args.quiet:
+        t = res.timings
+        print(
+            f"scenario {base.name}: {len(cells)} cells x {args.replicates} replicates "
+            f"({t['replicates_simulated']} simulated, {t['replicates_reused']} reused) in "
+            f"{t['wall_s']:.1f} s, seed {res.entropy} (common random numbers across cells)"
+        )
+        print(format_sweep(res, axes))
+        print(f"wrote {res.store.path}/" + ", ".join(files) + ", manifest.json")
+    report = _write_report(res.store.path, args)
+    if report and not args.quiet:
+        print(f"report: {report}")
+    return EXIT_OK
+
+
+def _cmd_samplesize(args) -> int:
+    from ketsim.engine.sample_size import search_sample_size
+
+    sc = _load(args.file)
+    if sc is None:
+        return EXIT_USAGE
+    if not sc.arms or not sc.analyses:
+        return _fail(["analyses: none declared (a sample-size search needs one)"], args.file)
+    res, rc = _engine_call(
+        "samplesize",
+        search_sample_size,
+        sc=sc,
+        target=args.target,
+        analysis=args.analysis,
+        comparison=args.comparison,
+        replicates=args.replicates,
+        n_min=args.n_min,
+        n_max=args.n_max,
+        seed=args.seed,
+        out=args.out,
+        runs_dir=args.runs_dir,
+        opts=_run_options(args),
+    )
+    if res is None:
+        return rc
+    if not args.quiet:
+        print(
+            f"scenario {sc.name}: {res.analysis}, {res.comparison} v its control; target power "
+            f"{res.target:g}; {args.replicates} replicates per size, seed {res.entropy}"
+        )
+        print(res.points.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        if res.n_observed is None:
+            print(f"target not reached up to {res.unit} = {args.n_max}")
+        else:
+            print(f"smallest evaluated {res.unit} with power >= {res.target:g}: {res.n_observed}")
+        if res.n_fit == res.n_fit:
+            print(
+                f"probit fit power = Phi(a + b sqrt(n)): {res.unit} = {res.n_fit:.1f} "
+                f"(95% interval {res.n_fit_low:.1f} to {res.n_fit_high:.1f})"
+            )
+        print(f"wrote {res.store.path}/samplesize_points.csv, samplesize.json, manifest.json")
+    return EXIT_OK
+
+
+def _write_report(run_dir, args):
+    """The run's HTML report (None with --no-report or when it cannot be written)."""
+    if getattr(args, "no_report", False):
+        return None
+    try:
+        from ketsim.apps.report import write_report
+
+        return write_report(run_dir)
+    except (OSError, ImportError) as err:
+        print(f"ketsim: report not written: {err}", file=sys.stderr)
+        return None
+
+
+def _cmd_report(args) -> int:
+    from ketsim.apps.report import write_report
+
+    try:
+        path = write_report(args.run_dir, out=args.out, target=args.target)
+    except FileNotFoundError as err:
+        print(f"ketsim report: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except ScenarioError as err:
+        return _fail(err.problems, f"{args.run_dir}/scenario.resolved.yaml")
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _engine_args(p: argparse.ArgumentParser, replicates: int) -> None:
+    p.add_argument(
+        "--replicates",
+        type=int,
+        default=replicates,
+        help=f"replicate trials (default {replicates})",
+    )
+    p.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default 1)")
+    p.add_argument("--seed", type=int, help="root seed (default: the scenario's, else random)")
+    p.add_argument("--out", help="run directory (default runs/<scenario>-<kind>-<time>-<hash>)")
+    p.add_argument("--runs-dir", default="runs", help="where new run directories go (runs)")
+    p.add_argument(
+        "--backend", choices=("loky", "dask"), default="loky", help="parallel backend (loky)"
+    )
+    p.add_argument(
+        "--scheduler", help="dask scheduler address (default: a LocalCluster of --jobs workers)"
+    )
+    p.add_argument(
+        "--chunk-size", type=int, help="replicates per vectorised chunk (default: automatic)"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html")

@@ -1,0 +1,117 @@
+"""Text tables the commands print: trial summaries, endpoints, analyses, power and sweeps."""
+
+from __future__ import annotations
+
+
+def format_trial_summary(summary) -> str:
+    """Per-arm text table: weekly mean NRS, AE incidences, dropouts, end rates."""
+    weeks = [c for c in summary.columns if c.startswith("week")]
+    lines = ["mean daily NRS by week (week 0 = baseline):"]
+    lines.append(f"{'arm':<14}" + "".join(f"{w[4:]:>6}" for w in weeks))
+    for _, r in summary.iterrows():
+        lines.append(f"{r['arm']:<14}" + "".join(f"{r[w]:>6.2f}" for w in weeks))
+    lines.append("")
+    head = (
+        f"{'arm':<14}{'n':>5}{'psychotomimetic':>17}{'nausea':>8}{'liver':>7}"
+        f"{'stopped':>9}{'dropout':>9}{'end rate mg/h/70kg':>20}"
+    )
+    lines.append(head)
+    for _, r in summary.iterrows():
+        rate = r["end_rate_mg_h_70kg"]
+        lines.append(
+            f"{r['arm']:<14}{int(r['n']):>5}{r['psychotomimetic_pct']:>16.0f}%"
+            f"{r['nausea_pct']:>7.0f}%{r['liver_injury_pct']:>6.0f}%{r['discontinued_pct']:>8.0f}%"
+            f"{r['dropout_pct']:>8.0f}%{'' if rate != rate else f'{rate:.1f}':>20}"
+        )
+    return "\n".join(lines)
+
+
+def format_endpoints(table) -> str:
+    """Per endpoint and arm: units and mean (continuous), proportion (binary) or events."""
+    lines = ["endpoints by arm:"]
+    lines.append(f"{'endpoint':<22}{'arm':<14}{'n':>5}{'value':>10}{'sd':>8}  statistic")
+    for _, r in table.iterrows():
+        v = r["value"]
+        val = f"{100 * v:.1f}%" if r["statistic"] in ("proportion", "events") else f"{v:.2f}"
+        sd = "" if r["sd"] != r["sd"] else f"{r['sd']:.2f}"
+        lines.append(
+            f"{r['endpoint']:<22}{r['arm']:<14}{int(r['n']):>5}{val:>10}{sd:>8}  {r['statistic']}"
+        )
+    return "\n".join(lines)
+
+
+def format_analyses(table) -> str:
+    """One line per analysis and comparison: estimate, CI, p-value (adjusted) and decision."""
+    lines = ["analyses (estimate = treatment - control; log OR / log HR for logistic / log-rank):"]
+    lines.append(
+        f"{'endpoint':<18}{'method':<11}{'strategy':<17}{'comparison':<22}{'estimate':>9}"
+        f"{'CI':>20}{'p':>9}{'p adj':>9}  decision"
+    )
+    for _, r in table.iterrows():
+        ci = f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+        pct = f"{100 * r['conf_level']:.0f}%"
+        comp = f"{r['comparison']} v {r['control']}"
+        dec = "reject H0" if r["reject"] else "not rejected"
+        if not r["converged"]:
+            dec += " (fit failed)"
+        lines.append(
+            f"{r['endpoint']:<18}{r['method']:<11}{r['strategy']:<17}{comp:<22}"
+            f"{r['estimate']:>9.3f}{pct + ' ' + ci:>20}{r['p_value']:>9.4f}{r['p_adjusted']:>9.4f}"
+            f"  {dec} ({r['alternative']}, alpha {r['alpha']:g})"
+        )
+    return "\n".join(lines)
+
+
+def format_sweep(res, axes: list[str]) -> str:
+    """Power per cell (one column per analysis) and, over two axes, response surfaces."""
+    import pandas as pd
+
+    lines = []
+    p = res.power
+    if len(p):
+        p = p.assign(what=p["endpoint"] + " " + p["method"] + " " + p["comparison"])
+        wide = p.pivot_table(index="cell", columns="what", values="power", sort=False)
+        tab = res.cells.set_index("cell").join(wide)
+        lines.append("power by cell:")
+        with pd.option_context("display.width", 200, "display.max_columns", 30):
+            lines.append(tab.to_string(float_format=lambda v: f"{v:.3f}"))
+    e = res.endpoints
+    if len(axes) >= 2 and len(e):
+        x, y = axes[:2]
+        lines.append("")
+        lines.append(f"response surfaces (mean over replicates; rows {x}, columns {y}):")
+        for (ep, arm), g in e.groupby(["endpoint", "arm"], sort=False):
+            piv = g.pivot_table(index=x, columns=y, values="value", sort=False)
+            lines.append(f"-- {ep}, arm {arm} ({g['statistic'].iloc[0]})")
+            lines.append(piv.to_string(float_format=lambda v: f"{v:.2f}"))
+    return "\n".join(lines)
+
+
+def format_power(table) -> str:
+    """One line per analysis and comparison: power (or type-I error) with its MC SE and CI."""
+    if table.empty:
+        return "no analyses"
+    null = (table["hypothesis"] == "null").all()
+    what = "type-I error" if null else "power"
+    comps = [f"{r['comparison']} v {r['control']}" for _, r in table.iterrows()]
+    we = max(9, *(len(e) for e in table["endpoint"])) + 1
+    wm = max(7, *(len(m) for m in table["method"])) + 1
+    ws = max(9, *(len(m) for m in table["strategy"])) + 1
+    wc = max(11, *(len(c) for c in comps)) + 1
+    head = "(Monte Carlo SE; 95% Wilson interval); estimate mean (SD), bias vs true effect (SE):"
+    lines = [f"{what} {head}"]
+    lines.append(
+        f"{'endpoint':<{we}}{'method':<{wm}}{'strategy':<{ws}}{'comparison':<{wc}}{what:>14}"
+        f"{'95% CI':>16}{'estimate':>18}{'true':>9}{'bias':>17}"
+    )
+    for comp, (_, r) in zip(comps, table.iterrows(), strict=True):
+        pw = f"{r['power']:.3f} ({r['mc_se']:.3f})"
+        ci = f"[{r['wilson_low']:.3f}, {r['wilson_high']:.3f}]"
+        est = f"{r['mean_estimate']:.3f} ({r['sd_estimate']:.3f})"
+        tr = "" if r["true_effect"] != r["true_effect"] else f"{r['true_effect']:.3f}"
+        bias = "" if r["bias"] != r["bias"] else f"{r['bias']:+.3f} ({r['bias_mc_se']:.3f})"
+        lines.append(
+            f"{r['endpoint']:<{we}}{r['method']:<{wm}}{r['strategy']:<{ws}}{comp:<{wc}}{pw:>14}"
+            f"{ci:>16}{est:>18}{tr:>9}{bias:>17}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,149 @@
+"""The ``ketsim`` argument parser (one sub-parser per noun) and :func:`main`."""
+
+from __future__ import annotations
+
+import argparse
+
+from ketsim.apps.cli.bench_command import (
+    _cmd_bench,
+)
+from ketsim.apps.cli.engine_commands import (
+    _cmd_power,
+    _cmd_report,
+    _cmd_samplesize,
+    _cmd_sweep,
+    _engine_args,
+)
+from ketsim.apps.cli.scenario_commands import (
+    _cmd_pk,
+    _cmd_show,
+    _cmd_simulate,
+    _cmd_validate,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ketsim", description="Virtual ketamine trials for chronic pain."
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sc = sub.add_parser("scenario", help="check or print a scenario file")
+    scs = sc.add_subparsers(dest="action", required=True)
+    v = scs.add_parser("validate", help="exit 0 if FILE is a valid scenario, 2 with problems")
+    v.add_argument("file")
+    v.set_defaults(func=_cmd_validate)
+    s = scs.add_parser("show", help="print a scenario")
+    s.add_argument("file")
+    s.add_argument("--resolved", action="store_true", help="fill in every default")
+    s.set_defaults(func=_cmd_show)
+
+    pk = sub.add_parser("pk", help="population PK of a scenario -> parquet tables")
+    pk.add_argument("file")
+    pk.add_argument("--out", help="output directory (default runs/<scenario>-pk)")
+    pk.add_argument("--seed", type=int, help="root seed (default: the scenario's, else random)")
+    pk.add_argument("--rows", type=int, default=20, help="patients to print (default 20)")
+    pk.add_argument("--quiet", action="store_true")
+    pk.set_defaults(func=_cmd_pk)
+
+    sim = sub.add_parser("simulate", help="one replicate of a scenario's trial -> parquet tables")
+    sim.add_argument("file")
+    sim.add_argument("--out", help="output directory (default runs/<scenario>-trial)")
+    sim.add_argument("--seed", type=int, help="root seed (default: the scenario's, else random)")
+    sim.add_argument("--replicate", type=int, default=0, help="replicate index (default 0)")
+    sim.add_argument("--quiet", action="store_true")
+    sim.set_defaults(func=_cmd_simulate)
+
+    pw = sub.add_parser("power", help="Monte Carlo power of a scenario's analyses -> run store")
+    pw.add_argument("file")
+    _engine_args(pw, replicates=1000)
+    pw.add_argument(
+        "--null",
+        action="store_true",
+        help="run on the null (every arm gets the control's treatment): type-I error",
+    )
+    pw.add_argument(
+        "--truth-patients",
+        type=int,
+        default=20_000,
+        help="patients in the large trial giving the true effects for bias (0: skip)",
+    )
+    pw.add_argument(
+        "--replicate", type=int, help="re-run this one replicate alone and print its analyses"
+    )
+    pw.add_argument(
+        "--aux-replicates",
+        type=int,
+        default=200,
+        help="replicates of each power-curve size and switch-sensitivity scenario for the "
+        "report (default 200; 0: none)",
+    )
+    pw.set_defaults(func=_cmd_power)
+
+    sw = sub.add_parser("sweep", help="power and endpoints over every cell of a scenario's sweep")
+    sw.add_argument("file")
+    _engine_args(sw, replicates=200)
+    sw.add_argument(
+        "--truth-patients",
+        type=int,
+        default=0,
+        help="per-cell true-effect trial size for bias (default 0: skip)",
+    )
+    sw.set_defaults(func=_cmd_sweep)
+
+    ss = sub.add_parser("samplesize", help="smallest n reaching a target power")
+    ss.add_argument("file")
+    _engine_args(ss, replicates=400)
+    ss.add_argument("--target", type=float, default=0.8, help="target power (default 0.8)")
+    ss.add_argument("--analysis", type=int, default=0, help="index into analyses (default 0)")
+    ss.add_argument("--comparison", help="compared arm (default: the analysis' first)")
+    ss.add_argument("--n-min", type=int, default=4, help="smallest size tried (default 4)")
+    ss.add_argument("--n-max", type=int, default=2000, help="largest size tried (default 2000)")
+    ss.set_defaults(func=_cmd_samplesize)
+
+    from ketsim.apps.published_checks import add_validate_parser
+
+    add_validate_parser(sub)
+
+    from ketsim.apps.interchange import add_interchange_parsers
+
+    add_interchange_parsers(sub)
+
+    from ketsim.apps.explore_cli import add_explore_parser
+
+    add_explore_parser(sub)
+
+    rp = sub.add_parser("report", help="(re)write the HTML report of a power or sweep run")
+    rp.add_argument("run_dir")
+    rp.add_argument("--out", help="output file (default RUN_DIR/report.html)")
+    rp.add_argument("--target", type=float, default=0.8, help="target power line (default 0.8)")
+    rp.set_defaults(func=_cmd_report)
+
+    b = sub.add_parser("bench", help="performance benchmarks")
+    b.add_argument("what", help="pk (population PK) or trial (Monte Carlo trials/s)")
+    b.add_argument("--json", action="store_true", help="one JSON line")
+    b.add_argument("--patients", type=int, default=10_000, help="pk: patients")
+    b.add_argument("--repeats", type=int, default=3, help="pk: repeats (best is kept)")
+    b.add_argument("--replicates", type=int, default=1000, help="trial: replicate trials")
+    b.add_argument("--jobs", type=int, default=2, help="trial: worker processes (default 2)")
+    b.add_argument("--chunk-size", type=int, help="trial: replicates per chunk")
+    b.set_defaults(func=_cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "seed", None) is not None and args.seed < 0:
+        parser.error("--seed must be >= 0")
+    rep = getattr(args, "replicate", 0)
+    if rep is not None and rep < 0:
+        parser.error("--replicate must be >= 0")
+    for name in ("replicates", "jobs", "chunk_size"):
+        v = getattr(args, name, None)
+        if v is not None and v < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    for name in ("truth_patients", "aux_replicates"):
+        if getattr(args, name, 0) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be >= 0")
+    return args.func(args)

@@ -1,0 +1,198 @@
+"""Commands on one scenario: ``ketsim scenario validate|show``, ``ketsim pk`` and
+``ketsim simulate``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from ketsim.apps.cli.formatting import (
+    format_analyses,
+    format_endpoints,
+    format_trial_summary,
+)
+from ketsim.apps.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    _load,
+    load_trial_scenario,
+)
+from ketsim.config.scenario import dump_scenario
+
+
+def _cmd_validate(args) -> int:
+    sc = _load(args.file)
+    if sc is None:
+        return EXIT_USAGE
+    what = []
+    if sc.regimens is not None:
+        what.append(f"{len(sc.regimens)} regimen(s)")
+    if sc.arms is not None:
+        what.append(f"{len(sc.arms)} arm(s): " + ", ".join(f"{a.name} n={a.n}" for a in sc.arms))
+    print(f"{args.file}: OK (scenario '{sc.name}', {'; '.join(what)})")
+    return EXIT_OK
+
+
+def _cmd_show(args) -> int:
+    sc = _load(args.file)
+    if sc is None:
+        return EXIT_USAGE
+    if args.resolved:
+        sys.stdout.write(dump_scenario(sc))
+    else:
+        import yaml
+
+        data = sc.model_dump(mode="json", exclude_unset=True)
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return EXIT_OK
+
+
+def _cmd_pk(args) -> int:
+    import pandas as pd
+
+    from ketsim.sim.pk_study import simulate_pk
+    from ketsim.storage.files import (
+        versions,
+        write_json_atomic,
+        write_parquet_atomic,
+        write_text_atomic,
+    )
+
+    sc = _load(args.file)
+    if sc is None:
+        return EXIT_USAGE
+    out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-pk"
+    t0 = time.perf_counter()
+    res = simulate_pk(sc, seed=args.seed)
+    t_sim = time.perf_counter() - t0
+    summary = res.summary()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_parquet_atomic(out / "concentrations.parquet", res.to_frame())
+        write_parquet_atomic(out / "summary.parquet", summary)
+        write_parquet_atomic(out / "patients.parquet", res.population.to_frame())
+        write_text_atomic(out / "scenario.resolved.yaml", dump_scenario(sc))
+        write_json_atomic(
+            out / "manifest.json",
+            {
+                "command": "pk",
+                "argv": sys.argv,
+                "scenario": sc.name,
+                "seed_entropy": res.entropy,
+                "patients": res.population.n,
+                "output_times": int(res.times.size),
+                "versions": versions(),
+                "timings_s": {"simulate": t_sim, "total": time.perf_counter() - t0},
+                "files": [
+                    "concentrations.parquet",
+                    "summary.parquet",
+                    "patients.parquet",
+                    "scenario.resolved.yaml",
+                ],
+            },
+        )
+    except OSError as err:
+        print(f"ketsim pk: cannot write to {out}: {err.strerror or err}", file=sys.stderr)
+        return EXIT_ERROR
+    if not args.quiet:
+        with pd.option_context("display.width", 160, "display.max_columns", 20):
+            cols = [c for c in summary.columns if c != "patient"]
+            shown = summary.head(args.rows)
+            print(
+                f"scenario {sc.name}: {res.population.n} patients, seed {res.entropy}, "
+                f"{res.times.size} output times, simulated in {t_sim:.2f} s"
+            )
+            print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+            if len(summary) > args.rows:
+                print(f"... {len(summary) - args.rows} more patients; population:")
+                print(
+                    summary[cols]
+                    .describe(percentiles=[0.05, 0.5, 0.95])
+                    .T[["mean", "std", "5%", "50%", "95%"]]
+                    .to_string(float_format=lambda v: f"{v:.4g}")
+                )
+        print(
+            f"wrote {out}/concentrations.parquet, summary.parquet, patients.parquet, manifest.json"
+        )
+    return EXIT_OK
+
+
+def _cmd_simulate(args) -> int:
+    from ketsim.sim.trial import simulate_trial
+    from ketsim.storage.files import (
+        versions,
+        write_json_atomic,
+        write_parquet_atomic,
+        write_text_atomic,
+    )
+
+    sc = load_trial_scenario(args.file, "simulate")
+    if sc is None:
+        return EXIT_USAGE
+    out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-trial"
+    t0 = time.perf_counter()
+    try:
+        res = simulate_trial(sc, seed=args.seed, replicates=[args.replicate])
+    except ValueError as err:
+        print(f"ketsim simulate: {args.file}: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    t_sim = time.perf_counter() - t0
+    summary = res.summary()
+    files = ["patients.parquet", "diary.parquet", "events.parquet", "summary.csv"]
+    analyses = endpoints = None
+    if sc.endpoints:
+        from ketsim.analysis.analyses import analyse_trials, endpoint_summaries
+
+        endpoints = endpoint_summaries(res.arrays, sc)
+        analyses = analyse_trials(res.arrays, sc)
+        files += ["endpoints.csv", "analyses.csv"]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_parquet_atomic(out / "patients.parquet", res.patients)
+        write_parquet_atomic(out / "diary.parquet", res.diary)
+        write_parquet_atomic(out / "events.parquet", res.events)
+        write_text_atomic(out / "summary.csv", summary.to_csv(index=False))
+        if endpoints is not None:
+            write_text_atomic(out / "endpoints.csv", endpoints.to_csv(index=False))
+            write_text_atomic(out / "analyses.csv", analyses.to_csv(index=False))
+        write_text_atomic(out / "scenario.resolved.yaml", dump_scenario(sc))
+        write_json_atomic(
+            out / "manifest.json",
+            {
+                "command": "simulate",
+                "argv": sys.argv,
+                "scenario": sc.name,
+                "seed_entropy": res.entropy,
+                "replicate": args.replicate,
+                "patients": len(res.patients),
+                "versions": versions(),
+                "timings_s": {"simulate": t_sim, "total": time.perf_counter() - t0},
+                "files": [*files, "scenario.resolved.yaml"],
+            },
+        )
+    except OSError as err:
+        print(f"ketsim simulate: cannot write to {out}: {err.strerror or err}", file=sys.stderr)
+        return EXIT_ERROR
+    if not args.quiet:
+        print(
+            f"scenario {sc.name}: replicate {args.replicate}, seed {res.entropy}, "
+            f"{len(res.patients)} patients, simulated in {t_sim:.2f} s"
+        )
+        print(format_trial_summary(summary))
+        if endpoints is not None:
+            print()
+            print(format_endpoints(endpoints))
+        if analyses is not None and len(analyses):
+            print()
+            print(format_analyses(analyses))
+        if sc.design.type == "crossover":
+            from ketsim.analysis.endpoints import carryover_diagnostic
+
+            print()
+            print("carry-over diagnostic (start of each period, by the previous period's arm):")
+            print(carryover_diagnostic(res.arrays).round(3).to_string(index=False))
+        print(f"wrote {out}/" + ", ".join(files) + ", manifest.json")
+    return EXIT_OK
