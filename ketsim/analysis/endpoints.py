@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -312,7 +313,6 @@ def carryover_diagnostic(ta: TrialArrays) -> pd.DataFrame:
     washout leaves relief that contaminates the next period; a value near 0 means the washout was
     long enough.
     """
-    import pandas as pd
 
     if ta.type != "crossover":
         raise ValueError("the carry-over diagnostic needs a crossover design")

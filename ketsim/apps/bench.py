@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import yaml
 
-from ketsim.config.scenario import PopulationSpec, RegimenSpec
+from ketsim.config.scenario import PopulationSpec, RegimenSpec, parse_scenario
+from ketsim.engine.chunks import simulate_chunk
+from ketsim.engine.executors import Task, chunk_ranges, default_chunk_size, run_chunks
 from ketsim.sim.compile import compile_dosing
 from ketsim.sim.pk_study import simulate_concentrations
 from ketsim.sim.population import sample_population
@@ -58,13 +64,6 @@ def bench_trial(
     pool), simulation and analysis included, run store excluded; also times one 200-replicate
     chunk in this process.
     """
-    import os
-    from pathlib import Path
-
-    import yaml
-
-    from ketsim.config.scenario import parse_scenario
-    from ketsim.engine.executors import Task, chunk_ranges, default_chunk_size, run_chunks
 
     path = Path(scenario) if scenario else _published("sigtermans2009.yaml")
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -94,13 +93,11 @@ def bench_trial(
     run_chunks(tasks, keep, jobs=jobs)
     wall = time.perf_counter() - t0
     # one chunk in this process
-    from ketsim.engine.chunks import simulate_chunk
 
     simulate_chunk(sc, entropy, range(10**6, 10**6 + 20))  # warm-up (first-touch memory)
     t1 = time.perf_counter()
     simulate_chunk(sc, entropy, range(200))
     single = time.perf_counter() - t1
-    import pandas as pd
 
     an = pd.concat(rows, ignore_index=True)
     week1 = an[an["endpoint"] == "change_week1"]
@@ -124,7 +121,6 @@ def bench_trial(
 
 
 def _published(name: str):
-    from pathlib import Path
 
     here = Path(__file__).resolve().parents[1] / "scenarios" / "published" / name
     if here.is_file():

@@ -34,6 +34,11 @@ import threading
 import time
 from pathlib import Path
 
+from ketsim.apps.bench import _published
+from ketsim.config.scenario import load_scenario
+from ketsim.engine.chunks import _chunk_tables
+from ketsim.sim.trial import TrialModel, trial_arrays
+
 __all__ = ["bench_power"]
 
 #: what the command imports before it starts working (timed as the "imports" phase); modules a
@@ -143,9 +148,6 @@ def _import_seconds(env: dict[str, str], cwd: str) -> float:
 
 def _chunk_split(scenario: Path, replicates: int = 133) -> dict[str, float]:
     """Seconds to simulate vs analyse one in-process chunk (after a warm-up chunk)."""
-    from ketsim.config.scenario import load_scenario
-    from ketsim.engine.chunks import _chunk_tables
-    from ketsim.sim.trial import TrialModel, trial_arrays
 
     sc = load_scenario(scenario)
 
@@ -217,7 +219,6 @@ def bench_power(
         ``current`` (and ``against``, ``ratios``) summaries, the command, the in-process chunk
         split, the machine's CPU count and load averages before and after.
     """
-    from ketsim.apps.bench import _published
 
     path = Path(scenario).resolve() if scenario else _published("sigtermans2009.yaml").resolve()
     here = Path(__file__).resolve().parents[2]

@@ -15,6 +15,7 @@ the whole scenario, overrides, and YAML reading and writing. It re-exports the s
 from __future__ import annotations
 
 import re
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -323,7 +324,6 @@ def _loc(loc: tuple) -> str:
 
 def _find_model(ann: Any) -> Any:
     """The first pydantic model class inside a type (list[X], X | None, Annotated[X, ...])."""
-    import typing
 
     todo = [ann]
     while todo:

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ketsim.analysis.analyses import COLUMNS, analyse_trials, endpoint_summaries
 from ketsim.config.scenario import Scenario
+from ketsim.core.seeds import stream
+from ketsim.sim.trial import AE_EVENTS, TrialArrays, TrialModel, trial_arrays
 
 
 # -- one chunk -----------------------------------------------------------------------------------
@@ -94,7 +97,6 @@ def _subgroup_table(ta, sc: Scenario) -> pd.DataFrame:
     ``stratum`` and ``level``), for the report's power-by-stratum panel. A subgroup without
     enough patients in a replicate gives a failed (not rejected) analysis there.
     """
-    from ketsim.analysis.analyses import COLUMNS, analyse_trials
 
     if not sc.analyses or not ta.strata:
         return pd.DataFrame(columns=["stratum", "level", *COLUMNS])
@@ -115,7 +117,6 @@ def _subgroup_table(ta, sc: Scenario) -> pd.DataFrame:
 
 
 def _chunk_tables(ta, scenario: Scenario) -> dict[str, pd.DataFrame]:
-    from ketsim.analysis.analyses import analyse_trials, endpoint_summaries
 
     return {
         "analyses": analyse_trials(ta, scenario),
@@ -139,7 +140,6 @@ def simulate_chunk(
     ``weekly`` (per replicate x arm x week: mean NRS) and ``subgroups`` (the first analysis
     within each patient stratum, :data:`ketsim.sim.trial.STRATA`).
     """
-    from ketsim.sim.trial import TrialModel, trial_arrays
 
     m = TrialModel(scenario, entropy, list(replicates), with_agents=False)
     m.run_model()
@@ -165,8 +165,6 @@ def simulate_normal_chunk(
     scenario: Scenario, entropy: int, replicates: Sequence[int], ref: NormalReference
 ) -> dict[str, pd.DataFrame]:
     """:func:`simulate_chunk` for a :class:`NormalReference` (parallel designs only)."""
-    from ketsim.core.seeds import stream
-    from ketsim.sim.trial import AE_EVENTS, TrialArrays
 
     arms = scenario.arms
     sizes = [a.n for a in arms]

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
+from joblib import Parallel, delayed
 
 from ketsim.config.scenario import Scenario
 from ketsim.engine.chunks import (
@@ -89,7 +90,6 @@ def _serial(tasks: list[Task]) -> Iterator:
 
 
 def _loky(tasks: list[Task], jobs: int) -> Iterator:
-    from joblib import Parallel, delayed
 
     # unordered: chunks are stored as they finish; the order of the final tables does not
     # depend on it (they are assembled from the store in replicate order)

@@ -29,6 +29,7 @@ from ketsim.engine.variants import (
     sensitivity_scenarios,
     size_of,
 )
+from ketsim.sim.design import control_and_compare
 
 
 @dataclass
@@ -142,7 +143,6 @@ def estimate_power(
     truth = store.read_truth("c0000") if n_truth else None
     if reference is not None:
         names = [a.name for a in sc.arms]
-        from ketsim.sim.design import control_and_compare
 
         rows = []
         for i, a in enumerate(sc.analyses):

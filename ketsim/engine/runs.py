@@ -41,6 +41,7 @@ References
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -48,6 +49,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from ketsim import __version__
 from ketsim.config.scenario import Scenario, dump_scenario
 from ketsim.core.seeds import given_entropy, root_entropy
 from ketsim.engine.chunks import (
@@ -62,11 +66,12 @@ from ketsim.engine.executors import (
 from ketsim.engine.extra_work import TruthPlan
 from ketsim.engine.progress import Progress
 from ketsim.engine.summaries import combine_truth_pieces, total_patients
+from ketsim.storage.files import versions, write_parquet_atomic
+from ketsim.storage.store import RunStore
 
 
 def scenario_key(sc: Scenario) -> str:
     """SHA-256 of the resolved scenario: what the run store compares to resume a run."""
-    import hashlib
 
     return hashlib.sha256(dump_scenario(sc).encode("utf-8")).hexdigest()
 
@@ -93,8 +98,6 @@ def _open_store(
     base: str,
 ):
     """The run store (new, or the unfinished run of the same command) and its entropy."""
-    from ketsim import __version__
-    from ketsim.storage.store import RunStore
 
     key = {**key, "ketsim": __version__}
     # a resumed run keeps the seed it recorded; a new one follows the one rule (root_entropy)
@@ -146,7 +149,6 @@ def run_cells(
         truth pieces), ``cell_worker_s`` (per cell), ``replicates_simulated`` and
         ``replicates_reused`` (from an interrupted run) and ``chunks`` (tasks run).
     """
-    from ketsim.storage.files import write_parquet_atomic
 
     t0 = time.perf_counter()
     reps = replicates if isinstance(replicates, Mapping) else {c: replicates for c, _ in cells}
@@ -212,9 +214,6 @@ def _truth_piece_file(store, cell: str, piece: int) -> Path:
 
 def _combine_truth(store, cell: str, pieces: int) -> None:
     """Write ``truth.parquet`` from the pieces (once; the pieces stay for provenance)."""
-    import pandas as pd
-
-    from ketsim.storage.files import write_parquet_atomic
 
     final = store.cell_dir(cell) / "truth.parquet"
     if final.is_file():
@@ -224,7 +223,6 @@ def _combine_truth(store, cell: str, pieces: int) -> None:
 
 
 def _start_manifest(store, sc: Scenario, kind: str, replicates: int, opts: RunOptions) -> None:
-    from ketsim.storage.files import versions
 
     store.write_text("scenario.resolved.yaml", dump_scenario(sc))
     runs = store.manifest.get("invocations", [])

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import optimize
 from scipy import stats as sps
 
 from ketsim.config.scenario import Scenario
@@ -22,6 +23,7 @@ from ketsim.engine.variants import (
     resize_scenario,
     size_of,
 )
+from ketsim.storage.files import write_json_atomic
 
 
 # -- sample size -----------------------------------------------------------------------------------
@@ -50,7 +52,6 @@ def _probit_fit(n: np.ndarray, x: np.ndarray, R: np.ndarray):
     The form is exact for a one-sided z test (power = Phi(delta sqrt(n/2)/sigma - z_alpha)) and
     a close approximation for the Wald-type tests of the analyses.
     """
-    from scipy import optimize
 
     s = np.sqrt(n.astype(float))
     X = np.column_stack([np.ones_like(s), s])
@@ -248,7 +249,6 @@ def search_sample_size(
         "reached": n_obs is not None,
         "n_max": n_max,
     }
-    from ketsim.storage.files import write_json_atomic
 
     write_json_atomic(store.path / "samplesize.json", summary)
     store.update(

@@ -20,6 +20,7 @@ from ketsim.engine.intervals import clopper_pearson_interval, wilson_interval
 from ketsim.engine.variants import (
     resize_scenario,
 )
+from ketsim.sim.design import compile_timeline
 
 #: what identifies an analysis row (the replicate aside): the power table's grouping
 _GROUP_KEYS = [*ANALYSIS_ID_COLUMNS, "alternative", "alpha"]
@@ -111,8 +112,6 @@ def total_patients(sc: Scenario) -> int:
     """Patients enrolled in one trial of the scenario (all arms, sequences or the run-in)."""
     d = sc.design
     if d.type == "crossover":
-        from ketsim.sim.design import compile_timeline
-
         return int(d.crossover.n_per_sequence * len(compile_timeline(sc).groups))
     if d.type == "enrichment":
         return int(d.enrichment.n)

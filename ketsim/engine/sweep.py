@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from ketsim.config.scenario import Scenario
+from ketsim.config.sweep import cell_frame
 from ketsim.engine.extra_work import truth_plan
 from ketsim.engine.runs import RunOptions, _open_store, _start_manifest, run_cells, scenario_key
 from ketsim.engine.summaries import (
@@ -62,7 +63,6 @@ def estimate_sweep(
     truth_patients : per-cell true-effect trial size for bias (0: skip; it costs one large
         trial per cell; None: each cell's sized from the MC error, :func:`truth_plan`).
     """
-    from ketsim.config.sweep import cell_frame
 
     opts = opts or RunOptions()
     if not base.analyses and not base.endpoints:

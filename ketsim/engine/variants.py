@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
 from ketsim.config.scenario import Scenario, dump_scenario, parse_scenario
+from ketsim.sim.design import control_and_compare
 
 
 # -- scenarios for the engine ------------------------------------------------------------------
 def _data(sc: Scenario) -> dict:
     """The resolved scenario as a plain mapping (round-trips through :func:`parse_scenario`)."""
-    import yaml
 
     return yaml.safe_load(dump_scenario(sc))
 
@@ -58,7 +60,6 @@ def null_scenario(sc: Scenario) -> Scenario:
     is left as it is (open-label ketamine): the null of a randomised withdrawal is that
     continuing is no better than withdrawing.
     """
-    from ketsim.sim.design import control_and_compare
 
     arms = sc.arms or []
     if sc.analyses:

@@ -25,6 +25,7 @@ import numpy as np
 from ketsim.config.scenario import Scenario
 from ketsim.core.pd import acute, adverse, diary, placebo, sensitization
 from ketsim.core.pd.parameters import resolve_pd
+from ketsim.sim.agents import PatientAgent
 from ketsim.sim.dose_recorder import DoseRecorder
 from ketsim.sim.trial_rules import (
     end_course,
@@ -84,8 +85,6 @@ class TrialModel(mesa.Model):
         self.time_h = float(self.times[0])
         self.running = True
         if with_agents:
-            from ketsim.sim.agents import PatientAgent
-
             PatientAgent.create_agents(self, self.n, index=list(range(self.n)))
 
     # -- helpers -------------------------------------------------------------------------------

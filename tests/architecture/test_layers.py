@@ -166,3 +166,32 @@ def test_the_reader_sees_every_kind_of_import():
         ("ketsim.sim.trial", 5, True),
     ]
     assert all(layer_of(dep) > layer_of("ketsim.core.units") for dep, _, _ in got)
+
+
+#: libraries heavy enough (or optional) to import only inside the function that needs them
+HEAVY_OPTIONAL = ("matplotlib", "solara", "dask", "distributed", "mesa.visualization")
+#: modules whose commands import their own subsystem on demand, so that ``ketsim --help`` or
+#: ``ketsim scenario validate`` starts in ~0.2 s instead of importing the engine (mesa, scipy)
+LAZY_BY_DESIGN = ("ketsim/apps/cli/", "ketsim/apps/explore_cli.py", "ketsim/apps/explorer/")
+
+
+def test_function_level_imports_only_for_heavy_optional_libraries():
+    bad = []
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG.parent).as_posix()
+        tree = ast.parse(path.read_text())
+        tc = _type_checking_nodes(tree)
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if not isinstance(node, (ast.Import, ast.ImportFrom)) or id(node) in tc:
+                    continue
+                mod = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+                mod = mod or ""
+                if mod.startswith(HEAVY_OPTIONAL) or rel.startswith(LAZY_BY_DESIGN):
+                    continue
+                bad.append(f"{rel}:{node.lineno} imports {mod} inside {fn.name}()")
+    assert not bad, "function-level imports of non-optional modules:\n" + "\n".join(
+        sorted(set(bad))
+    )

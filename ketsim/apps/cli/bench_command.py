@@ -1,4 +1,4 @@
-"""``ketsim bench pk|trial|power``: the benchmarks (performance goals live there, never in tests)."""
+"""``ketsim bench pk|trial|power``: benchmarks (performance goals live there, never in tests)."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from ketsim.config.scenario import (
     Scenario,
     SwitchesSpec,
 )
+from ketsim.sim.design import dosing_end_h
 
 # -- figures (matplotlib without pyplot: safe in the server's threads) ---------------------------
 _COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
@@ -77,7 +78,6 @@ def _x_window(explorer: TrialExplorer) -> tuple[float, float]:
 def _dosing_window(explorer: TrialExplorer) -> tuple[float, float]:
     """Days shown for concentrations and rates: growing with the simulated days, but no further
     than a week after the last scheduled dose (a 4-day infusion would be a sliver of 12 weeks)."""
-    from ketsim.sim.design import dosing_end_h
 
     end_h = max(
         (dosing_end_h(sg.regimens) for g in explorer.trial.timeline.groups for sg in g.segments),

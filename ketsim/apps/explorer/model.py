@@ -23,6 +23,8 @@ from ketsim.config.scenario import (
     ScenarioError,
     load_scenario,
 )
+from ketsim.core.seeds import new_entropy
+from ketsim.sim.trial import AE_EVENTS, TrialModel
 
 
 # -- the day-stepping wrapper --------------------------------------------------------------------
@@ -82,12 +84,9 @@ class TrialExplorer(mesa.Model):
         self.running = False
 
     def _start(self) -> None:
-        from ketsim.sim.trial import AE_EVENTS, TrialModel
 
         sc = self.scenario
         if sc.seed is None:  # as simulate_trial: a fresh root seed, recorded in the scenario
-            from ketsim.core.seeds import new_entropy
-
             sc = self.scenario = sc.model_copy(update={"seed": new_entropy()})
         tm = TrialModel(sc, int(sc.seed), (0,), with_agents=True)
         self.trial = tm

@@ -33,6 +33,7 @@ from ketsim.config.scenario import (
     ScenarioError,
     load_scenario,
 )
+from ketsim.core.seeds import new_entropy
 
 
 # -- the SolaraViz page (built lazily: solara is an optional dependency) ------------------------
@@ -284,7 +285,6 @@ def _page_component():
         def initial():
             if sc is None:
                 return None, None
-            from ketsim.core.seeds import new_entropy
 
             # a scenario without a seed gets a fresh one, shown (and editable) in the seed box
             seed = sc.seed if sc.seed is not None else new_entropy()

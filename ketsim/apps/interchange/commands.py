@@ -17,6 +17,10 @@ from ketsim.config.scenario import (
 
 if TYPE_CHECKING:
     pass
+import yaml
+
+from ketsim import __version__
+from ketsim.apps.common import load_trial_scenario
 from ketsim.apps.interchange.codes import (
     EXIT_ERROR,
     EXIT_OK,
@@ -34,6 +38,9 @@ from ketsim.apps.interchange.regimens import (
     regimen_dicts,
     total_mg,
 )
+from ketsim.engine.variants import null_scenario
+from ketsim.sim.trial import simulate_trial
+from ketsim.storage.files import write_text_atomic
 
 
 # -- command line ---------------------------------------------------------------------------------
@@ -111,7 +118,6 @@ class _Source:
 
 
 def _from_run_dir(path: Path, args: argparse.Namespace) -> _Source | int:
-    from ketsim import __version__
 
     man_path = path / "manifest.json"
     try:
@@ -162,8 +168,6 @@ def _from_run_dir(path: Path, args: argparse.Namespace) -> _Source | int:
                 EXIT_USAGE,
             )
         if key.get("null"):
-            from ketsim.engine.variants import null_scenario
-
             sc = null_scenario(sc)
     ran = (man.get("versions") or {}).get("ketsim")
     if ran and ran != __version__:
@@ -179,7 +183,6 @@ def _from_run_dir(path: Path, args: argparse.Namespace) -> _Source | int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Handler of ``ketsim export``: 0 written, 1 simulation or write error, 2 bad input."""
-    from ketsim.sim.trial import simulate_trial
 
     if getattr(args, "format", "nonmem") != "nonmem":
         return _err("export", f"--format {args.format}: only nonmem is supported", EXIT_USAGE)
@@ -195,7 +198,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         if not src.exists():
             return _err("export", f"{src}: no such file or run directory", EXIT_USAGE)
-        from ketsim.apps.common import load_trial_scenario
 
         sc = load_trial_scenario(src, "export")
         if sc is None:
@@ -230,7 +232,6 @@ _SUMMARY_IDS = 20  # IDs listed by ketsim import-doses (the YAML has them all)
 
 def cmd_import_doses(args: argparse.Namespace) -> int:
     """Handler of ``ketsim import-doses``: 0 written, 1 write error, 2 bad input."""
-    import yaml
 
     path = Path(args.file)
     try:
@@ -277,8 +278,6 @@ def cmd_import_doses(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return EXIT_OK
     try:
-        from ketsim.storage.files import write_text_atomic
-
         write_text_atomic(out, text)
     except OSError as err:
         return _err("import-doses", f"cannot write {out}: {err.strerror or err}", EXIT_ERROR)

@@ -14,6 +14,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from ketsim.sim.trial import TrialResult
+from ketsim import __version__
 from ketsim.apps.interchange.codes import (
     _DVID_CMT,
     _INT_COLUMNS,
@@ -27,6 +28,9 @@ from ketsim.apps.interchange.codes import (
     TRT_CODES,
     InterchangeError,
 )
+from ketsim.core.pk.parameters import CYP2B6_DIPLOTYPE_ACTIVITY
+from ketsim.sim.population import ANCESTRIES
+from ketsim.storage.files import write_json_atomic, write_text_atomic
 
 
 # -- export ---------------------------------------------------------------------------------------
@@ -70,8 +74,6 @@ def to_nonmem(
         records in order, so an observation at a dose time sees the dose), then ``CMT``.
         ``df.attrs["ketsim"]`` holds provenance for :func:`write_nonmem`.
     """
-    from ketsim.core.pk.parameters import CYP2B6_DIPLOTYPE_ACTIVITY
-    from ketsim.sim.population import ANCESTRIES
 
     _need_recording(result)
     sc = result.scenario
@@ -194,7 +196,6 @@ def to_nonmem(
             df[c] = df[c].astype(np.int64)
     cols = list(COLUMNS) + [c for c in df.columns if c.startswith("CM_")]
     df = df[cols]
-    from ketsim import __version__
 
     df.attrs["ketsim"] = {
         "ketsim_version": __version__,
@@ -238,7 +239,6 @@ def write_nonmem(
     -------
     (csv path, sidecar path)
     """
-    from ketsim.storage.files import write_json_atomic, write_text_atomic
 
     path = Path(path)
     side = _sidecar_path(path)

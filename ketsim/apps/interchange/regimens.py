@@ -27,6 +27,8 @@ from ketsim.apps.interchange.codes import (
 from ketsim.apps.interchange.export import (
     _need_recording,
 )
+from ketsim.sim.compile import compile_dosing
+from ketsim.sim.pk_study import pk_switches, simulate_concentrations
 
 
 @dataclass
@@ -222,8 +224,6 @@ def exposures(
         ``ID, REP, PAT, TIME, s_ketamine_ng_ml, s_norketamine_ng_ml`` (and ``r_*`` for the
         racemate); concentrations right-continuous (a bolus at ``TIME`` is included).
     """
-    from ketsim.sim.compile import compile_dosing
-    from ketsim.sim.pk_study import pk_switches, simulate_concentrations
 
     _need_recording(result)
     sc = result.scenario

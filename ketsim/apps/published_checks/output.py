@@ -20,6 +20,7 @@ from ketsim.config.scenario import (
 
 if TYPE_CHECKING:
     pass
+from ketsim import __version__
 from ketsim.apps.published_checks.judging import (
     ValidationRun,
     validate_paths,
@@ -27,6 +28,7 @@ from ketsim.apps.published_checks.judging import (
 from ketsim.apps.published_checks.summaries import (
     DEFAULT_REPLICATES,
 )
+from ketsim.storage.files import write_text_atomic
 
 
 # -- output ---------------------------------------------------------------------------------------
@@ -80,7 +82,6 @@ def format_table(table: pd.DataFrame) -> str:
 
 def render_html(run: ValidationRun, title: str = "ketsim validation") -> str:
     """A self-contained HTML page of the validation table (every text cell escaped)."""
-    from ketsim import __version__
 
     esc = html.escape
     t = run.table
@@ -167,7 +168,6 @@ def default_out_dir(base: str | Path = "runs") -> Path:
 
 def write_outputs(run: ValidationRun, out: str | Path) -> list[Path]:
     """Write ``validation.csv`` and ``validation.html`` into ``out``; returns the paths."""
-    from ketsim.storage.files import write_text_atomic
 
     out = Path(out)
     csv = out / "validation.csv"

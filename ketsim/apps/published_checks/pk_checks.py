@@ -24,13 +24,19 @@ from ketsim.apps.published_checks.summaries import (
     _summary,
     _variant_key,
 )
+from ketsim.core.pd.parameters import resolve_pd
+from ketsim.core.pd.sensitization import desensitizing_drive
+from ketsim.core.pk.model import AUC_OUTPUTS, OUTPUTS, Covariates
+from ketsim.sim.compile import compile_dosing
+from ketsim.sim.design import dosing_end_h
+from ketsim.sim.pk_study import pk_switches, simulate_concentrations
+from ketsim.sim.population import sample_populations
 
 # -- PK quantities --------------------------------------------------------------------------------
 _UNIT_H = {"h": 1.0, "min": 1 / 60.0, "d": 24.0}
 
 
 def _pk_times(sc: Scenario, specs: Iterable[ExpectedSpec]) -> np.ndarray:
-    from ketsim.sim.design import dosing_end_h
 
     out = sc.output
     t = np.arange(0.0, out.end + 0.5 * out.step, out.step)
@@ -45,10 +51,6 @@ def _pk_conc(
     sc: Scenario, entropy: int, reps: list[int], typical: bool, times: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Concentrations per enantiomer, (P, T, n_out) with AUC outputs; P = len(reps) x n, or 1."""
-    from ketsim.core.pk.model import Covariates
-    from ketsim.sim.compile import compile_dosing
-    from ketsim.sim.pk_study import pk_switches, simulate_concentrations
-    from ketsim.sim.population import sample_populations
 
     if typical:
         cov, eta = Covariates.typical(1), None
@@ -69,7 +71,6 @@ def _pk_conc(
 
 
 def _analyte(conc: dict, name: str, enantiomer: str, auc: bool = False) -> np.ndarray:
-    from ketsim.core.pk.model import AUC_OUTPUTS, OUTPUTS
 
     names = OUTPUTS + AUC_OUTPUTS
     k = names.index(f"auc_{name}" if auc else name)
@@ -137,9 +138,6 @@ def _first_below(t: np.ndarray, y: np.ndarray, thr: np.ndarray) -> np.ndarray:
 
 def _lasting_pk(conc: dict, times: np.ndarray, e: ExpectedSpec, sc: Scenario) -> np.ndarray:
     """Days from the end of dosing until ce_slow (or Dahan's drive) falls below its threshold."""
-    from ketsim.core.pd.parameters import resolve_pd
-    from ketsim.core.pd.sensitization import desensitizing_drive
-    from ketsim.sim.design import dosing_end_h
 
     prm = resolve_pd(sc.pd)
     end = dosing_end_h(sc.regimens)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import special
 
+from ketsim.analysis.endpoints import end_days, start_days
 from ketsim.config.scenario import (
     TRIAL_QUANTITIES,
     EndpointSpec,
@@ -148,6 +149,5 @@ def _is_trial(e: ExpectedSpec) -> bool:
 
 
 def _anchor(ta: TrialArrays, e: ExpectedSpec) -> np.ndarray:
-    from ketsim.analysis.endpoints import end_days, start_days
 
     return (end_days(ta) if e.anchor == "treatment_end" else start_days(ta))[:, 0]

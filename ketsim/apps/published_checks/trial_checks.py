@@ -17,6 +17,9 @@ from ketsim.config.scenario import (
 
 if TYPE_CHECKING:
     from ketsim.sim.trial import TrialArrays, TrialModel
+from joblib import Parallel, delayed
+
+from ketsim.analysis.endpoints import end_days, gather_days, phase_days, weekly_matrix
 from ketsim.apps.published_checks.summaries import (
     _MIN_DAYS_PER_WEEK,
     N_BOOTSTRAP,
@@ -26,11 +29,15 @@ from ketsim.apps.published_checks.summaries import (
     _Row,
     _z_of_p,
 )
+from ketsim.core import stats
+from ketsim.engine.executors import chunk_ranges, default_chunk_size
+from ketsim.engine.summaries import total_patients
+from ketsim.sim.design import dosing_end_h
+from ketsim.sim.trial import TrialModel, trial_arrays
 
 
 def _week_values(ta: TrialArrays, e: ExpectedSpec, week: int | None) -> np.ndarray:
     """(P,) NRS of the selected week (or day) per patient, on the expectation's scale."""
-    from ketsim.analysis.endpoints import gather_days, weekly_matrix
 
     start = _anchor(ta, e)
     if e.measure == "weekly_mean":
@@ -53,7 +60,6 @@ def _p_values(
     n_rep: int,
 ) -> np.ndarray:
     """(R, W, 2): p-value and signed z (positive: the arm has less pain) per replicate and week."""
-    from ketsim.core import stats
 
     sel = (ta.arm == arm_i) | (ta.arm == ctrl_i)
     g = (ta.arm[sel] == arm_i).astype(np.int64)
@@ -86,8 +92,6 @@ def _lasting_curves(
 ) -> np.ndarray:
     """(R, 1 + L): column 0 the days from the end of dosing to diary day 1 after it (the arm's
     schedule); then the daily NRS difference control - arm for days 1..L after the end."""
-    from ketsim.analysis.endpoints import end_days, gather_days, phase_days
-    from ketsim.sim.design import dosing_end_h
 
     anchor = end_days(ta)[:, 0]
     L = int(phase_days(m.scenario) - np.nanmax(anchor))
@@ -142,8 +146,6 @@ def _trial_quantity(
         elif ev == "placebo_responder":
             v = np.asarray(m.placebo_responder, float)
         elif ev == "nrs_responder":
-            from ketsim.analysis.endpoints import weekly_matrix
-
             wm = weekly_matrix(ta, [e.week], _anchor(ta, e), None, _MIN_DAYS_PER_WEEK)[:, 0]
             with np.errstate(invalid="ignore"):
                 r = (ta.baseline - wm) >= ta.baseline * e.threshold_pct / 100.0 - 1e-12
@@ -164,7 +166,6 @@ def _trial_chunk(
     sc: Scenario, specs: list[tuple[int, ExpectedSpec]], entropy: int, lo: int, hi: int
 ) -> tuple[int, dict[int, np.ndarray]]:
     """Simulate replicates ``lo .. hi-1`` in one batch; per-replicate arrays of each spec."""
-    from ketsim.sim.trial import TrialModel, trial_arrays
 
     reps = list(range(lo, hi))
     with warnings.catch_warnings():
@@ -182,14 +183,10 @@ def _run_trials(
     sc: Scenario, specs: list[tuple[int, ExpectedSpec]], entropy: int, n_rep: int, jobs: int
 ) -> dict[int, np.ndarray]:
     """Per-replicate arrays (replicate order) of each trial spec over ``n_rep`` replicates."""
-    from ketsim.engine.executors import chunk_ranges, default_chunk_size
-    from ketsim.engine.summaries import total_patients
 
     size = default_chunk_size(n_rep, jobs, total_patients(sc))
     ranges = chunk_ranges(range(n_rep), size)
     if jobs > 1 and len(ranges) > 1:
-        from joblib import Parallel, delayed
-
         parts = Parallel(n_jobs=jobs, backend="loky")(
             delayed(_trial_chunk)(sc, specs, entropy, lo, hi) for lo, hi in ranges
         )

@@ -9,6 +9,9 @@ from ketsim.apps.report.html_parts import (
     _section,
     _table,
 )
+from ketsim.apps.schema_doc import pd_parameter_sources
+from ketsim.config.scenario import SwitchesSpec
+from ketsim.core.pd.parameters import PDParameters
 from ketsim.storage.reader import (
     RunTables,
 )
@@ -100,7 +103,6 @@ def _question(run: RunTables, sc) -> str:
 
 
 def _assumptions(sc) -> str:
-    from ketsim.config.scenario import SwitchesSpec
 
     rows = []
     for name, f in SwitchesSpec.model_fields.items():
@@ -134,7 +136,6 @@ def _assumptions(sc) -> str:
             },
         ),
     ]
-    from ketsim.apps.schema_doc import pd_parameter_sources
 
     src = pd_parameter_sources()
     if sc.pd:
@@ -157,7 +158,6 @@ def _assumptions(sc) -> str:
         "psy_threshold_median",
         "fluctuation_sd",
     ]
-    from ketsim.core.pd.parameters import PDParameters
 
     defaults = PDParameters()
     krows = [

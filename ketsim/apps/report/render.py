@@ -29,6 +29,7 @@ from ketsim.apps.report.result_panels import (
     _sweep_power,
     _weekly,
 )
+from ketsim.storage.files import write_text_atomic
 from ketsim.storage.reader import (
     RunTables,
     load_run,
@@ -107,7 +108,6 @@ def figures(run_dir: str | Path, target: float = 0.8) -> dict[str, Any]:
 
 def write_report(run_dir: str | Path, out: str | Path | None = None, target: float = 0.8) -> Path:
     """Write ``report.html`` (or ``out``) for a run directory; returns its path."""
-    from ketsim.storage.files import write_text_atomic
 
     run = load_run(run_dir)
     path = Path(out) if out is not None else run.path / "report.html"

@@ -16,6 +16,8 @@ from ketsim.apps.report.html_parts import (
     _section,
     _table,
 )
+from ketsim.config.sweep import axis_value
+from ketsim.sim.trial import STRATA
 from ketsim.storage.reader import (
     RunTables,
 )
@@ -164,7 +166,6 @@ def _safety(run: RunTables) -> str:
 
 
 def _strata(run: RunTables) -> str:
-    from ketsim.sim.trial import STRATA
 
     s = run.table("subgroups")
     if s is None or s.empty:
@@ -258,7 +259,6 @@ def _surfaces(run: RunTables) -> str:
     if surf is None or surf.empty:
         why = "not a sweep over two axes" if run.kind != "sweep" else "fewer than two axes varied"
         return _missing("surfaces", "Dose × duration surfaces", why)
-    from ketsim.config.sweep import axis_value
 
     plt = _plt()
     x, y = [c for c in surf.columns if c not in ("cell", "quantity", "name", "value", "mc_se")][:2]

@@ -12,6 +12,8 @@ import re
 import textwrap
 import tokenize
 
+from ketsim.core.pd.parameters import PDParameters
+
 __all__ = [
     "SourceNote",
     "pd_parameter_sources",
@@ -97,6 +99,5 @@ def source_notes(cls: type) -> dict[str, SourceNote]:
 def pd_parameter_sources() -> dict[str, str]:
     """The source note of every PD parameter default, read from the comments of
     ``ketsim/core/pd/parameters.py`` (``{}`` when the source cannot be read)."""
-    from ketsim.core.pd.parameters import PDParameters
 
     return {k: n.text for k, n in source_notes(PDParameters).items()}

@@ -4,11 +4,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 from pydantic import Field
 
 from ketsim.config.schema.base import StrictModel
+from ketsim.core.pd.parameters import PDParameters, check_pd
 
 __all__ = [
     "SwitchesSpec",
@@ -73,15 +75,11 @@ def check_pd_overrides(v: dict[str, float]) -> dict[str, float]:
         On names that are not fields of :class:`ketsim.core.pd.parameters.PDParameters`, or when
         the patched parameters fail :func:`ketsim.core.pd.parameters.check_pd`.
     """
-    from ketsim.core.pd.parameters import PDParameters
 
     allowed = PDParameters.__dataclass_fields__
     bad = [k for k in v if k not in allowed]
     if bad:
         raise ValueError(f"unknown PD parameter(s) {bad}; allowed: {', '.join(allowed)}")
-    from dataclasses import replace
-
-    from ketsim.core.pd.parameters import check_pd
 
     problems = check_pd(replace(PDParameters(), **v))
     if problems:

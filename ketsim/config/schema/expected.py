@@ -5,6 +5,7 @@ selectors :mod:`ketsim.apps.published_checks` computes.
 
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -365,7 +366,6 @@ class ExpectedSpec(StrictModel):
 
     def published_se(self) -> float | None:
         """The published standard error (see :class:`ToleranceSpec`), or None."""
-        from statistics import NormalDist
 
         if self.se is not None:
             return self.se

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from ketsim.config.schema.base import AmountField, HoursField, RateField, StrictModel
+from ketsim.config.shorthand import ShorthandError, parse_regimen_shorthand
 from ketsim.core.units import Amount, Rate, infusion_rate_mg_per_h
 
 __all__ = [
@@ -165,8 +166,6 @@ def expand_shorthand(v: Any) -> Any:
         With the shorthand's message when the string cannot be read.
     """
     if isinstance(v, str):
-        from ketsim.config.shorthand import ShorthandError, parse_regimen_shorthand
-
         try:
             return parse_regimen_shorthand(v)
         except ShorthandError as err:
