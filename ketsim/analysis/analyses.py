@@ -71,7 +71,7 @@ ESTIMATE_SCALES: dict[str, tuple[str, bool]] = {
     "fisher": ("risk difference", False),
     "chi2": ("risk difference", False),
     "chi2_yates": ("risk difference", False),
-    "logistic": ("log odds ratio", True),
+    "logistic": ("log odds ratio", True),  # Firth-penalised by default (logistic_fit)
     "logrank": ("log hazard ratio", True),
 }
 
@@ -175,7 +175,16 @@ def _pairwise(
     if m == "logistic":
         ok = ~np.isnan(yy) & ~np.any(np.isnan(cov), axis=1)
         X = np.column_stack([np.ones(int(ok.sum())), g[ok], cov[ok]])
-        return stats.logistic(yy[ok], X, r[ok], n_rep, coef=1, alternative=alt, conf_level=conf)
+        return stats.logistic(
+            yy[ok],
+            X,
+            r[ok],
+            n_rep,
+            coef=1,
+            alternative=alt,
+            conf_level=conf,
+            firth=a.logistic_fit == "firth",
+        )
     if m == "logrank":
         return stats.logrank(yy, event[sel], g, r, n_rep, alternative=alt, conf_level=conf)
     if m == "mmrm":

@@ -26,9 +26,21 @@ def _cmd_bench(args) -> int:
                 f"{r['analyses_per_trial']} analyses per trial)"
             )
         return EXIT_OK
+    if args.what == "power":
+        from ketsim.apps.bench_power import bench_power, format_bench_power
+
+        r = bench_power(
+            replicates=args.replicates,
+            jobs=args.jobs,
+            repeats=args.repeats,
+            scenario=args.scenario,
+            against=args.against,
+        )
+        print(json.dumps(r) if args.json else format_bench_power(r))
+        return EXIT_OK
     if args.what != "pk":
         print(
-            f"ketsim bench: unknown benchmark {args.what!r}; available: pk, trial",
+            f"ketsim bench: unknown benchmark {args.what!r}; available: pk, trial, power",
             file=sys.stderr,
         )
         return EXIT_USAGE

@@ -11,6 +11,7 @@ from ketsim.apps.cli.formatting import (
     format_analyses,
     format_power,
     format_sweep,
+    power_warnings,
 )
 from ketsim.apps.common import (
     EXIT_ERROR,
@@ -103,7 +104,16 @@ def _cmd_power(args) -> int:
             f"scenario {sc.name}: {args.replicates} replicates ({how}) in {t['wall_s']:.1f} s, "
             f"seed {res.entropy}, {args.jobs} job(s), backend {args.backend}"
         )
+        if res.truth_plan is not None:
+            print(res.truth_plan.describe())
+        if t.get("aux_cells"):
+            print(
+                f"report extras: {t['aux_cells']} power-curve and sensitivity scenarios x "
+                f"{t['aux_replicates']} replicates (common random numbers with the main run)"
+            )
         print(format_power(res.power))
+        for line in power_warnings(res.power):
+            print(line)
         print(f"wrote {res.store.path}/power.csv, power.parquet, replicates.parquet, manifest.json")
         if report:
             print(f"report: {report}")

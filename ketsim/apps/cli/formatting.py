@@ -102,7 +102,7 @@ def format_power(table) -> str:
     lines = [f"{what} {head}"]
     lines.append(
         f"{'endpoint':<{we}}{'method':<{wm}}{'strategy':<{ws}}{'comparison':<{wc}}{what:>14}"
-        f"{'95% CI':>16}{'estimate':>18}{'true':>9}{'bias':>17}"
+        f"{'95% CI':>16}{'estimate':>18}{'true':>9}{'bias':>17}  scale"
     )
     for comp, (_, r) in zip(comps, table.iterrows(), strict=True):
         pw = f"{r['power']:.3f} ({r['mc_se']:.3f})"
@@ -112,6 +112,30 @@ def format_power(table) -> str:
         bias = "" if r["bias"] != r["bias"] else f"{r['bias']:+.3f} ({r['bias_mc_se']:.3f})"
         lines.append(
             f"{r['endpoint']:<{we}}{r['method']:<{wm}}{r['strategy']:<{ws}}{comp:<{wc}}{pw:>14}"
-            f"{ci:>16}{est:>18}{tr:>9}{bias:>17}"
+            f"{ci:>16}{est:>18}{tr:>9}{bias:>17}  {_scale_words(r)}"
         )
     return "\n".join(lines)
+
+
+def _scale_words(r) -> str:
+    """The estimate's scale, with the back-transformed ratio for log-ratio scales."""
+    scale = str(r.get("scale", "") or "")
+    ratio = r.get("mean_ratio", float("nan"))
+    if scale and ratio == ratio:
+        short = {"log odds ratio": "OR", "log hazard ratio": "HR"}.get(scale, "ratio")
+        true = r.get("true_ratio", float("nan"))
+        scale += f" (geometric mean {short} {ratio:.2f}"
+        scale += f", true {true:.2f})" if true == true else ")"
+    return scale
+
+
+def power_warnings(table) -> list[str]:
+    """``warning:`` lines for the power rows whose ``flags`` are set (failed fits, coverage)."""
+    if "flags" not in table:
+        return []
+    out = []
+    for _, r in table.iterrows():
+        if r["flags"]:
+            what = f"{r['endpoint']} {r['method']} ({r['comparison']} v {r['control']})"
+            out.append(f"warning: {what}: {r['flags']}")
+    return out

@@ -65,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument(
         "--truth-patients",
         type=int,
-        default=20_000,
-        help="patients in the large trial giving the true effects for bias (0: skip)",
+        default=None,
+        help="patients in the large trial giving the true effects for bias (0: skip; default: "
+        "n x replicates / 2, sized from the MC error, announced in the output)",
     )
     pw.add_argument(
         "--replicate", type=int, help="re-run this one replicate alone and print its analyses"
@@ -74,9 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument(
         "--aux-replicates",
         type=int,
-        default=200,
+        default=None,
         help="replicates of each power-curve size and switch-sensitivity scenario for the "
-        "report (default 200; 0: none)",
+        "report (default max(50, replicates / 10); 0: none)",
     )
     pw.set_defaults(func=_cmd_power)
 
@@ -120,13 +121,22 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=_cmd_report)
 
     b = sub.add_parser("bench", help="performance benchmarks")
-    b.add_argument("what", help="pk (population PK) or trial (Monte Carlo trials/s)")
+    b.add_argument(
+        "what",
+        help="pk (population PK), trial (Monte Carlo trials/s) or power (the quickstart "
+        "command end to end)",
+    )
     b.add_argument("--json", action="store_true", help="one JSON line")
     b.add_argument("--patients", type=int, default=10_000, help="pk: patients")
     b.add_argument("--repeats", type=int, default=3, help="pk: repeats (best is kept)")
     b.add_argument("--replicates", type=int, default=1000, help="trial: replicate trials")
     b.add_argument("--jobs", type=int, default=2, help="trial: worker processes (default 2)")
     b.add_argument("--chunk-size", type=int, help="trial: replicates per chunk")
+    b.add_argument("--scenario", help="power: scenario file (default the Sigtermans 2009 one)")
+    b.add_argument(
+        "--against",
+        help="power: source checkout of another ketsim version, timed in the same session",
+    )
     b.set_defaults(func=_cmd_bench)
     return p
 
@@ -144,6 +154,6 @@ def main(argv: list[str] | None = None) -> int:
         if v is not None and v < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
     for name in ("truth_patients", "aux_replicates"):
-        if getattr(args, name, 0) < 0:
+        if (getattr(args, name, 0) or 0) < 0:
             parser.error(f"--{name.replace('_', '-')} must be >= 0")
     return args.func(args)

@@ -51,6 +51,14 @@ class AnalysisSpec(StrictModel):
         None, description="mmrm visit weeks (default: every week up to the endpoint's week)"
     )
     carryover: bool = Field(False, description="crossover: add a first-order carry-over term")
+    # Firth 1993 (Biometrika 80:27); Heinze & Schemper 2002 (Stat Med 21:2409): the penalised
+    # likelihood has finite estimates under separation, which small responder trials hit often
+    logistic_fit: Literal["firth", "maximum_likelihood"] = Field(
+        "firth",
+        description="logistic: Firth's penalised likelihood (finite estimates under separation; "
+        "Wald test as SAS FIRTH) or plain maximum likelihood (separated replicates fail and "
+        "count as not rejected)",
+    )
     alpha: float | None = Field(None, gt=0, lt=1, description="overrides statistics.alpha")
     sides: Literal[1, 2] | None = Field(None, description="overrides statistics.sides")
 
