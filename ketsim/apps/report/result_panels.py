@@ -47,12 +47,22 @@ def _power_panel(run: RunTables) -> str:
         "coverage": "CI coverage",
         "failed": "failed fits",
     }
+    if "scale" in p:  # runs written before the column have no scale or flags
+        cols = {**cols, "scale": "scale", "mean_ratio": "geometric mean ratio"}
+        cols["true_ratio"] = "true ratio"
     note = (
         "Power = share of simulated trials rejecting H0 (multiplicity-adjusted p below alpha; a "
         "failed fit counts as not rejecting). The true effect is the same analysis in one large "
-        "simulated trial; bias = mean estimate − true effect."
+        "simulated trial; bias = mean estimate − true effect. Ratio scales (odds and hazard "
+        "ratios) are estimated on the log scale and also shown back-transformed."
     )
-    return _section("power", "Power", _table(p, cols), note)
+    flags = p["flags"][p["flags"] != ""] if "flags" in p else p.iloc[0:0]
+    warn = "".join(
+        f"<p class='warn'>⚠ {_e(p.at[i, 'endpoint'])} {_e(p.at[i, 'method'])} "
+        f"({_e(p.at[i, 'comparison_'])}): {_e(f)}</p>"
+        for i, f in flags.items()
+    )
+    return _section("power", "Power", warn + _table(p, cols), note)
 
 
 def _power_curve(run: RunTables, target: float) -> str:
