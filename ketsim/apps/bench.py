@@ -122,7 +122,8 @@ def bench_trial(
 
 def _published(name: str):
 
-    here = Path(__file__).resolve().parents[1] / "scenarios" / "published" / name
+    # a source checkout: <repo>/ketsim/apps/bench.py -> <repo>/scenarios/published
+    here = Path(__file__).resolve().parents[2] / "scenarios" / "published" / name
     if here.is_file():
         return here
     return Path.cwd() / "scenarios" / "published" / name
