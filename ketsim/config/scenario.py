@@ -72,6 +72,7 @@ from ketsim.config.schema.regimen import (
     TitrationSpec,
 )
 from ketsim.config.schema.run_settings import OutputSpec, SweepSpec
+from ketsim.config.yaml_io import YAMLProblem, load_yaml_text, read_yaml_text
 from ketsim.core.pk.parameters import PARAMETER_SETS
 
 __all__ = [
@@ -398,27 +399,24 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
 
 
 def read_yaml(path: str | Path) -> Any:
-    """Read a YAML file with the safe loader.
+    """Read a YAML file strictly (:mod:`ketsim.config.yaml_io`: safe loader, unique keys, UTF-8,
+    bounded alias expansion).
 
     Raises
     ------
     ScenarioError
-        ``(file): ...`` when the file cannot be read, ``(yaml): ...`` on a syntax error.
+        ``(file): ...`` when the file cannot be read or is not UTF-8, ``(yaml): ...`` on a
+        syntax error, a duplicate key or an alias bomb.
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return load_yaml_text(read_yaml_text(path))
     except OSError as err:
         raise ScenarioError(
             [f"(file): cannot read {path}: {err.strerror or err}"], str(path)
         ) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
-        problem = getattr(err, "problem", None) or str(err)
-        raise ScenarioError([f"(yaml): syntax error at {where}: {problem}"], str(path)) from None
+    except YAMLProblem as err:
+        raise ScenarioError([str(err)], str(path)) from None
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -8,9 +8,12 @@ ketsim's internal units once) and written back as strings.
 
 from __future__ import annotations
 
+import math
+import types
+import typing
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, field_validator
 
 from ketsim.core.units import Amount, Rate, parse_amount, parse_duration_h, parse_rate
 
@@ -22,16 +25,50 @@ __all__ = [
 ]
 
 
+def _finite(x: float, what: str) -> None:
+    if not math.isfinite(x):
+        raise ValueError(f"{what} must be a finite number (got {x!r})")
+
+
+def _no_bool(v: Any) -> None:
+    if isinstance(v, bool):
+        raise ValueError(f"must be a quantity with a unit such as '20 mg/h', not a boolean ({v})")
+
+
 def _amount(v: Any) -> Amount:
-    return v if isinstance(v, Amount) else parse_amount(v)
+    if isinstance(v, Amount):
+        return v
+    _no_bool(v)
+    a = parse_amount(v)
+    _finite(a.value, "amount")
+    return a
 
 
 def _rate(v: Any) -> Rate:
-    return v if isinstance(v, Rate) else parse_rate(v)
+    if isinstance(v, Rate):
+        return v
+    _no_bool(v)
+    r = parse_rate(v)
+    _finite(r.value, "rate")
+    return r
 
 
 def _hours(v: Any) -> float:
-    return float(v) if isinstance(v, float) else parse_duration_h(v)
+    _no_bool(v)
+    h = float(v) if isinstance(v, float) else parse_duration_h(v)
+    _finite(h, "duration")
+    return h
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field's type admits int or float (and not bool): booleans must not pass as 1/0."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _numeric(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(annotation)
+        return bool not in args and any(_numeric(a) for a in args)
+    return annotation in (int, float)
 
 
 AmountField = Annotated[Amount, BeforeValidator(_amount), PlainSerializer(str, return_type=str)]
@@ -44,4 +81,19 @@ HoursField = Annotated[
 class StrictModel(BaseModel):
     """Base of every scenario model: frozen, unknown keys rejected, defaults validated too."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    # allow_inf_nan=False: .inf / .nan are refused in every float field ("alpha: .nan" used to
+    # be reported as "should be less than 1")
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _booleans_are_not_numbers(cls, v: Any, info: Any) -> Any:
+        # YAML's true/false would otherwise become 1/0 in int and float fields (``n: true`` ran a
+        # 1-patient arm)
+        if isinstance(v, bool) and info.field_name is not None:
+            field = cls.model_fields.get(info.field_name)
+            if field is not None and _numeric(field.annotation):
+                raise ValueError(f"must be a number, not a boolean ({v})")
+        return v
