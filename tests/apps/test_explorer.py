@@ -487,7 +487,7 @@ def _until(condition, message: str, limit_s: float = STATE_TIMEOUT_MS / 1000) ->
 def test_page_in_headless_chromium(explorer_server, tmp_path):
     """Load the page, change controls (seed and n per arm), Reset, Step, and see the plots and
     numbers change; an invalid seed shows a message, not a traceback."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     t0 = time.monotonic()
     with sync_playwright() as pw:
@@ -500,7 +500,10 @@ def test_page_in_headless_chromium(explorer_server, tmp_path):
             page.goto(explorer_server)
             step = page.get_by_role("button", name="Step")
             step.wait_for()
-            assert "ketsim explorer · sigtermans2009" in page.title()
+            # expect() polls the page until the state holds (its own default limit is 5 s)
+            expect(page).to_have_title(
+                re.compile("ketsim explorer · sigtermans2009"), timeout=STATE_TIMEOUT_MS
+            )
             page.get_by_text("Model Parameters").wait_for()
             # (vuetify's slider thumb has no box of its own: attached, not "visible")
             page.get_by_role("slider", name="ketamine: patients").wait_for(state="attached")
@@ -508,7 +511,7 @@ def test_page_in_headless_chromium(explorer_server, tmp_path):
             nrs_img.wait_for()
             page.locator(".ketsim-ae img").wait_for()
             overview = page.locator(".ketsim-overview")
-            assert "60 patients, seed 20090304" in overview.inner_text()
+            expect(overview).to_contain_text("60 patients, seed 20090304", timeout=STATE_TIMEOUT_MS)
 
             # change controls: the seed (text, sent on Enter) and the ketamine arm's n (slider,
             # 10 steps down with the keyboard), then Reset rebuilds the trial from them
@@ -519,7 +522,7 @@ def test_page_in_headless_chromium(explorer_server, tmp_path):
             slider.focus()
             for _ in range(10):
                 slider.press("ArrowLeft")
-            assert slider.get_attribute("aria-valuenow") == "20"
+            expect(slider).to_have_attribute("aria-valuenow", "20", timeout=STATE_TIMEOUT_MS)
             # the slider's value reaches the server asynchronously: press Reset until the rebuilt
             # trial shows the new controls (state, not a fixed sleep)
             _until(
@@ -538,7 +541,10 @@ def test_page_in_headless_chromium(explorer_server, tmp_path):
                 step.click()
                 page.get_by_text(f"day {day} of 84").wait_for()
             _until(lambda: nrs_img.screenshot() != before, "the NRS plot did not change")
-            assert page.locator(".ketsim-summary").inner_text() != summary_before
+            _until(
+                lambda: page.locator(".ketsim-summary").inner_text() != summary_before,
+                "the summary table did not change",
+            )
             # select a patient by clicking its tile: the patient panel shows it
             page.locator(".ketsim-tile", has_text="7").first.click()
             page.get_by_text("P007 ·").first.wait_for()
@@ -549,11 +555,16 @@ def test_page_in_headless_chromium(explorer_server, tmp_path):
             # an invalid control value: a readable message in the page, no traceback
             seed.fill("abc")
             seed.press("Enter")
-            page.get_by_role("button", name="Reset").click()
+            # as above: press Reset until the rebuilt (invalid) trial shows its message
+            _until(
+                lambda: (
+                    page.get_by_role("button", name="Reset").click()
+                    or _shows(page, "seed: must be a whole number >= 0 (got 'abc')")
+                ),
+                "Reset did not show the invalid seed's message",
+            )
             page.locator(".ketsim-error-line").first.wait_for()
-            text = page.locator("body").inner_text()
-            assert "seed: must be a whole number >= 0 (got 'abc')" in text
-            assert "Traceback" not in text
+            assert "Traceback" not in page.locator("body").inner_text()
         finally:
             browser.close()
     from matplotlib.image import imread
