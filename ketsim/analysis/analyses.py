@@ -112,8 +112,9 @@ def _label(a: AnalysisSpec) -> str:
         extra = f" {a.covariance}"
     if a.multiplicity != "none":
         extra += f" {a.multiplicity}"
-    if a.carryover:
-        extra += " carry-over"
+    if a.method == "crossover":
+        # both models print as rows of the same method: say which one each is
+        extra += " carry-over" if a.carryover else " no carry-over"
     return f"{a.endpoint} {a.method}{extra} ({a.strategy})"
 
 

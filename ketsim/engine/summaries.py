@@ -212,7 +212,12 @@ def summarise_power(
         out["coverage_nominal"] = nominal
         out["coverage_mc_se"] = np.sqrt(nominal * (1 - nominal) / k)
         scales = [ESTIMATE_SCALES.get(m, ("estimate", False)) for m in s["method"]]
-        out["scale"] = [label for label, _ in scales]
+        out["scale"] = [
+            "first-order carry-over difference (crossover model)"
+            if str(c).startswith("carry-over")
+            else label
+            for (label, _), c in zip(scales, s["comparison"], strict=True)
+        ]
         is_ratio = np.array([r for _, r in scales], dtype=bool)
         out["mean_ratio"] = np.where(is_ratio, np.exp(mean), np.nan)
         out["true_ratio"] = np.where(is_ratio, np.exp(s["true_effect"].to_numpy(float)), np.nan)

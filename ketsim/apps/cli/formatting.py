@@ -94,6 +94,16 @@ def format_power(table) -> str:
     null = (table["hypothesis"] == "null").all()
     what = "type-I error" if null else "power"
     comps = [f"{r['comparison']} v {r['control']}" for _, r in table.iterrows()]
+    # the method with its model details (mmrm covariance, multiplicity, crossover carry-over),
+    # read from the analysis label "<endpoint> <method ...> (<strategy>)"
+    table = table.assign(
+        method=[
+            str(r["analysis"])[len(str(r["endpoint"])) + 1 :].rsplit(" (", 1)[0]
+            if str(r.get("analysis", "")).startswith(f"{r['endpoint']} ")
+            else r["method"]
+            for _, r in table.iterrows()
+        ]
+    )
     we = max(9, *(len(e) for e in table["endpoint"])) + 1
     wm = max(7, *(len(m) for m in table["method"])) + 1
     ws = max(9, *(len(m) for m in table["strategy"])) + 1
