@@ -118,6 +118,29 @@ def _label(a: AnalysisSpec) -> str:
     return f"{a.endpoint} {a.method}{extra} ({a.strategy})"
 
 
+def find_analysis(sc: Scenario, key: str | int) -> int:
+    """The index of an analysis named by its 0-based index, its endpoint (if only one analysis
+    uses it) or its label (``"change_week12 mmrm unstructured (treatment_policy)"``).
+
+    Raises
+    ------
+    ValueError
+        Naming what is allowed.
+    """
+    labels = [_label(a) for a in sc.analyses]
+    text = str(key).strip()
+    if text.isdigit() and int(text) < len(labels):
+        return int(text)
+    if text in labels:
+        return labels.index(text)
+    by_endpoint = [i for i, a in enumerate(sc.analyses) if a.endpoint == text]
+    if len(by_endpoint) == 1:
+        return by_endpoint[0]
+    allowed = ", ".join(f"{i} = {lab!r}" for i, lab in enumerate(labels))
+    why = f"{len(by_endpoint)} analyses use endpoint {text!r}; " if by_endpoint else ""
+    raise ValueError(f"{why}--analysis must be one of: {allowed}")
+
+
 def _apply_strategy(d: EndpointData, a: AnalysisSpec, ep: EndpointSpec) -> np.ndarray:
     v = d.value.copy()
     before = d.ice_day <= d.end_day  # NaN compares False

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -246,3 +247,20 @@ def test_simulate_prints_declared_analyses(tmp_path):
     ).stdout
     assert "auc35" in out and "crossover" in out and "95% [" in out
     assert (tmp_path / "x" / "analyses.csv").exists()
+
+
+def test_find_analysis_by_index_endpoint_or_label():
+    from ketsim.analysis.analyses import find_analysis
+    from ketsim.config.scenario import load_scenario
+
+    sc = load_scenario(
+        Path(__file__).resolve().parents[2] / "scenarios/published/sigtermans2009.yaml"
+    )
+    assert find_analysis(sc, "2") == 2
+    assert sc.analyses[find_analysis(sc, "relapse30")].endpoint == "relapse30"
+    i = find_analysis(sc, "change_week12 mmrm unstructured (hypothetical)")
+    assert sc.analyses[i].strategy == "hypothetical"
+    with pytest.raises(ValueError, match="2 analyses use endpoint 'change_week12'"):
+        find_analysis(sc, "change_week12")
+    with pytest.raises(ValueError, match="must be one of: 0 = "):
+        find_analysis(sc, "nope")

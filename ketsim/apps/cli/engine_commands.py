@@ -176,12 +176,19 @@ def _cmd_samplesize(args) -> int:
         return EXIT_USAGE
     if not sc.arms or not sc.analyses:
         return _fail(["analyses: none declared (a sample-size search needs one)"], args.file)
+    from ketsim.analysis.analyses import find_analysis
+
+    try:
+        analysis = find_analysis(sc, args.analysis)
+    except ValueError as err:
+        print(f"ketsim samplesize: {err}", file=sys.stderr)
+        return EXIT_USAGE
     res, rc = _engine_call(
         "samplesize",
         search_sample_size,
         sc=sc,
         target=args.target,
-        analysis=args.analysis,
+        analysis=analysis,
         comparison=args.comparison,
         replicates=args.replicates,
         n_min=args.n_min,
@@ -199,14 +206,20 @@ def _cmd_samplesize(args) -> int:
             f"{res.target:g}; {args.replicates} replicates per size, seed {res.entropy}"
         )
         print(res.points.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        # the fitted curve pools every evaluated size, so it is the answer; single points carry
+        # their own Monte Carlo error and can cross the target by luck
+        if res.n_fit == res.n_fit:
+            print(
+                f"answer: {res.unit} = {res.n_fit:.1f} (95% interval {res.n_fit_low:.1f} to "
+                f"{res.n_fit_high:.1f}) for power {res.target:g}, from the probit fit "
+                "power = Phi(a + b sqrt(n)) over all evaluated sizes"
+            )
         if res.n_observed is None:
             print(f"target not reached up to {res.unit} = {args.n_max}")
         else:
-            print(f"smallest evaluated {res.unit} with power >= {res.target:g}: {res.n_observed}")
-        if res.n_fit == res.n_fit:
             print(
-                f"probit fit power = Phi(a + b sqrt(n)): {res.unit} = {res.n_fit:.1f} "
-                f"(95% interval {res.n_fit_low:.1f} to {res.n_fit_high:.1f})"
+                f"(smallest single evaluated {res.unit} with power >= {res.target:g}: "
+                f"{res.n_observed}; each point has its own MC error)"
             )
         print(f"wrote {res.store.path}/samplesize_points.csv, samplesize.json, manifest.json")
     return EXIT_OK
