@@ -35,12 +35,24 @@ _PACKAGES = (
 )
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
+
+
+#: the user's umask, read once: mkstemp creates files 0600, but run directories and reports are
+#: meant to be shared, so every written file gets the mode a plain ``open`` would give it
+_FILE_MODE = 0o666 & ~_current_umask()
+
+
 def _atomic(path: Path, write) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        os.chmod(tmp, _FILE_MODE)
         write(tmp)
         os.replace(tmp, path)  # atomic on POSIX: readers see the old or the new file, never half
     except BaseException:

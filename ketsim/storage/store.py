@@ -10,8 +10,13 @@ Layout of ``runs/<scenario>-<kind>-<UTC time>-<short hash>/``::
 
 Every file is written atomically (temporary file + ``os.replace``), so a run killed at any moment
 (even ``kill -9``) leaves only whole files behind. A chunk counts as finished when all of its
-tables exist; a restart with the same command finds the unfinished run by its key, removes partial
-chunks and stray temporary files, and simulates only the missing replicates. Because every
+tables exist and its checksum file (``chunk-<first>-<end>.sha256.json``, written after them)
+does; on resume every finished chunk's tables are checked against their SHA-256 and a corrupt or
+truncated one is removed and recomputed, with a message. A run directory is locked
+(``.lock``, ``fcntl.flock``) while a process writes it, so a second command on the same run
+refuses with a message instead of doing the work twice. A restart with the same command finds
+the unfinished run by its key, removes partial chunks and stray temporary files, and simulates
+only the missing replicates. Because every
 replicate depends only on the seed entropy and its index, the resumed run ends with exactly the
 tables an uninterrupted run writes.
 """
@@ -20,7 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,10 +42,47 @@ __all__ = ["CHUNK_TABLES", "RunStore", "StoreError", "key_hash"]
 #: tables every chunk writes (a chunk is finished when all of them exist)
 CHUNK_TABLES = ("analyses", "endpoints", "trial", "weekly", "subgroups")
 _CHUNK_RE = re.compile(r"^(?P<table>[a-z_]+)-(?P<lo>\d{7})-(?P<hi>\d{7})\.parquet$")
+_CHECKSUM_RE = re.compile(r"^chunk-(?P<lo>\d{7})-(?P<hi>\d{7})\.sha256\.json$")
 
 
 class StoreError(Exception):
     """A run directory that cannot be used for this run (message says why and what to do)."""
+
+
+#: locks this process holds, by resolved run directory (flock is per open file: a second lock
+#: from the same process would conflict with the first)
+_HELD_LOCKS: dict[Path, int] = {}
+
+
+def _lock(path: Path) -> None:
+    """Hold an exclusive lock on ``path/.lock`` for the rest of this process (or refuse)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no locking
+        return
+    key = path.resolve()
+    if key in _HELD_LOCKS:
+        return
+    fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreError(
+            f"{path} is being written by another ketsim process; wait for it to finish (then "
+            "the same command reuses its results) or choose another --out"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    _HELD_LOCKS[key] = fd
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def key_hash(key: dict[str, Any]) -> str:
@@ -57,6 +101,9 @@ class RunStore:
 
     path: Path
     manifest: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        _lock(self.path)
 
     @property
     def entropy(self) -> int:
@@ -123,8 +170,8 @@ class RunStore:
                 continue
             if entropy is not None and man.get("seed_entropy") != entropy:
                 continue
-            best = cls(d, man)  # sorted by UTC stamp: the newest wins
-        return best
+            best = (d, man)  # sorted by UTC stamp: the newest wins
+        return None if best is None else cls(*best)
 
     @classmethod
     def create(
@@ -190,8 +237,11 @@ class RunStore:
     def _chunk_file(self, cell: str, table: str, lo: int, hi: int) -> Path:
         return self.cell_dir(cell) / f"{table}-{lo:07d}-{hi:07d}.parquet"
 
+    def _checksum_file(self, cell: str, lo: int, hi: int) -> Path:
+        return self.cell_dir(cell) / f"chunk-{lo:07d}-{hi:07d}.sha256.json"
+
     def finished_chunks(self, cell: str) -> list[tuple[int, int]]:
-        """``(first, end)`` of every chunk of a cell whose tables all exist, sorted."""
+        """``(first, end)`` of every chunk of a cell whose tables and checksum all exist, sorted."""
         d = self.cell_dir(cell)
         if not d.is_dir():
             return []
@@ -200,19 +250,51 @@ class RunStore:
             m = _CHUNK_RE.match(f.name)
             if m:
                 have.setdefault((int(m["lo"]), int(m["hi"])), set()).add(m["table"])
-        return sorted(r for r, t in have.items() if t >= set(CHUNK_TABLES))
+        return sorted(
+            r
+            for r, t in have.items()
+            if t >= set(CHUNK_TABLES) and self._checksum_file(cell, *r).is_file()
+        )
+
+    def corrupt_chunks(self, cell: str) -> list[tuple[int, int, str]]:
+        """Finished chunks whose files no longer match their checksums: ``(first, end, why)``."""
+        out = []
+        for lo, hi in self.finished_chunks(cell):
+            try:
+                want = json.loads(self._checksum_file(cell, lo, hi).read_text(encoding="utf-8"))
+                bad = [
+                    t
+                    for t in CHUNK_TABLES
+                    if _sha256(self._chunk_file(cell, t, lo, hi)) != want.get(t)
+                ]
+            except (OSError, ValueError, AttributeError) as err:
+                out.append((lo, hi, f"unreadable checksum file ({err})"))
+                continue
+            if bad:
+                out.append((lo, hi, f"{', '.join(bad)} changed since written"))
+        return out
 
     def clean_partial(self, cell: str) -> int:
-        """Remove temporary files and the tables of unfinished chunks; returns files removed."""
+        """Remove temporary files, the tables of unfinished chunks and corrupt chunks (each
+        reported on stderr: they are recomputed); returns files removed."""
         d = self.cell_dir(cell)
         if not d.is_dir():
             return 0
+        for lo, hi, why in self.corrupt_chunks(cell):
+            print(
+                f"ketsim: {d / f'*-{lo:07d}-{hi:07d}.parquet'}: checksum mismatch ({why}); "
+                f"recomputing replicates {lo}..{hi - 1}",
+                file=sys.stderr,
+            )
+            self._checksum_file(cell, lo, hi).unlink(missing_ok=True)
         done = set(self.finished_chunks(cell))
         n = 0
         for f in list(d.iterdir()):
             m = _CHUNK_RE.match(f.name)
+            c = _CHECKSUM_RE.match(f.name)
             stray = f.name.startswith(".") and f.name.endswith(".tmp")
-            if stray or (m and (int(m["lo"]), int(m["hi"])) not in done):
+            unfinished = (m or c) and (int((m or c)["lo"]), int((m or c)["hi"])) not in done
+            if stray or unfinished:
                 f.unlink(missing_ok=True)
                 n += 1
         return n
@@ -225,8 +307,13 @@ class RunStore:
 
     def write_chunk(self, cell: str, lo: int, hi: int, tables: dict[str, pd.DataFrame]) -> None:
         """Write the tables of replicates ``lo .. hi-1`` of a cell (each file atomically)."""
+        sums = {}
         for t in CHUNK_TABLES:
-            write_parquet_atomic(self._chunk_file(cell, t, lo, hi), tables[t])
+            f = self._chunk_file(cell, t, lo, hi)
+            write_parquet_atomic(f, tables[t])
+            sums[t] = _sha256(f)
+        # written last: a chunk without it (killed mid-way) is unfinished and recomputed
+        write_json_atomic(self._checksum_file(cell, lo, hi), sums)
 
     def read_cell(self, cell: str, table: str) -> pd.DataFrame:
         """One table of a cell: every finished chunk, in replicate order."""
