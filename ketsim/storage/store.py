@@ -35,6 +35,11 @@ from typing import Any
 
 import pandas as pd
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX (Windows): run directories are not locked
+    fcntl = None
+
 from ketsim.storage.files import write_json_atomic, write_parquet_atomic, write_text_atomic
 
 __all__ = ["CHUNK_TABLES", "RunStore", "StoreError", "key_hash"]
@@ -56,9 +61,7 @@ _HELD_LOCKS: dict[Path, int] = {}
 
 def _lock(path: Path) -> None:
     """Hold an exclusive lock on ``path/.lock`` for the rest of this process (or refuse)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX: no locking
+    if fcntl is None:  # pragma: no cover - not POSIX: no locking
         return
     key = path.resolve()
     if key in _HELD_LOCKS:
