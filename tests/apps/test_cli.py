@@ -136,3 +136,18 @@ def test_export_and_import_doses_are_wired(tmp_path, capsys):
     with pytest.raises(SystemExit) as err:
         main(["export", str(sc), "--format", "sas"])
     assert err.value.code == 2
+
+
+def test_pk_never_overwrites_a_run_silently(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    f = ROOT / "scenarios" / "examples" / "sigtermans_infusion_pk.yaml"
+    out = tmp_path / "pk"
+    assert main(["pk", str(f), "--out", str(out), "--seed", "1"]) == 0
+    capsys.readouterr()
+    assert main(["pk", str(f), "--out", str(out), "--seed", "2"]) == 2
+    assert "already holds a run; use --force" in capsys.readouterr().err
+    assert main(["pk", str(f), "--out", str(out), "--seed", "2", "--force"]) == 0
+    # without --out: a new timestamped directory per run
+    assert main(["pk", str(f), "--seed", "1"]) == 0
+    assert main(["pk", str(f), "--seed", "1"]) == 0
+    assert len(list((tmp_path / "runs").glob("*-pk-*"))) == 2

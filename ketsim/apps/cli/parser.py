@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pk = sub.add_parser("pk", help="population PK of a scenario -> parquet tables")
     pk.add_argument("file")
-    pk.add_argument("--out", help="output directory (default runs/<scenario>-pk)")
+    pk.add_argument("--out", help="output directory (default runs/<scenario>-pk-<UTC time>)")
+    pk.add_argument("--force", action="store_true", help="overwrite a run already in --out")
     pk.add_argument("--seed", type=int, help="root seed (default: the scenario's, else random)")
     pk.add_argument("--rows", type=int, default=20, help="patients to print (default 20)")
     pk.add_argument("--quiet", action="store_true")
@@ -48,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="one replicate of a scenario's trial -> parquet tables")
     sim.add_argument("file")
-    sim.add_argument("--out", help="output directory (default runs/<scenario>-trial)")
+    sim.add_argument("--out", help="output directory (default runs/<scenario>-trial-<UTC time>)")
+    sim.add_argument("--force", action="store_true", help="overwrite a run already in --out")
     sim.add_argument("--seed", type=int, help="root seed (default: the scenario's, else random)")
     sim.add_argument("--replicate", type=int, default=0, help="replicate index (default 0)")
     sim.add_argument("--quiet", action="store_true")

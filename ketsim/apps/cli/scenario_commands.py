@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ketsim.apps.cli.formatting import (
@@ -21,6 +22,31 @@ from ketsim.apps.common import (
     load_trial_scenario,
 )
 from ketsim.config.scenario import dump_scenario
+
+
+def _output_dir(args, name: str, kind: str) -> Path | None:
+    """Where ``pk`` / ``simulate`` write: ``--out``, else a new timestamped run directory.
+
+    An earlier run is never overwritten silently: a ``--out`` that already holds a run
+    (``manifest.json``) is refused unless ``--force``.
+    """
+    if args.out is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        out = Path("runs") / f"{name}-{kind}-{stamp}"
+        k = 1
+        while out.exists():  # two runs in the same second
+            k += 1
+            out = Path("runs") / f"{name}-{kind}-{stamp}.{k}"
+        return out
+    out = Path(args.out)
+    if (out / "manifest.json").is_file() and not getattr(args, "force", False):
+        print(
+            f"ketsim {kind if kind == 'pk' else 'simulate'}: {out} already holds a run; "
+            "use --force to overwrite it or choose another --out",
+            file=sys.stderr,
+        )
+        return None
+    return out
 
 
 def _cmd_validate(args) -> int:
@@ -64,7 +90,9 @@ def _cmd_pk(args) -> int:
     sc = _load(args.file)
     if sc is None:
         return EXIT_USAGE
-    out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-pk"
+    out = _output_dir(args, sc.name, "pk")
+    if out is None:
+        return EXIT_USAGE
     t0 = time.perf_counter()
     res = simulate_pk(sc, seed=args.seed)
     t_sim = time.perf_counter() - t0
@@ -132,7 +160,9 @@ def _cmd_simulate(args) -> int:
     sc = load_trial_scenario(args.file, "simulate")
     if sc is None:
         return EXIT_USAGE
-    out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-trial"
+    out = _output_dir(args, sc.name, "trial")
+    if out is None:
+        return EXIT_USAGE
     t0 = time.perf_counter()
     try:
         res = simulate_trial(sc, seed=args.seed, replicates=[args.replicate])
