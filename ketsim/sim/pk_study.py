@@ -18,6 +18,7 @@ from ketsim.core.pk.model import (
     individual_parameters,
 )
 from ketsim.core.pk.propagate import Propagator
+from ketsim.core.resources import check_memory
 from ketsim.core.seeds import root_entropy
 from ketsim.sim.compile import Dosing, compile_pk_study, pk_switches
 from ketsim.sim.population import Population, sample_population
@@ -127,6 +128,14 @@ def simulate_pk(scenario: Scenario, seed: int | None = None, chunk: int = CHUNK)
     """
     entropy = root_entropy(seed, scenario.seed)
     study = compile_pk_study(scenario)
+    n, t, s = scenario.population.n, study.times_h.size, 2 if study.racemic else 1
+    # the output arrays, then the tidy table and its parquet buffer of the concentrations
+    per_cell = 8.0 * (s * (len(OUTPUTS) + len(AUC_OUTPUTS)) + 2 * (2 + s * len(OUTPUTS)))
+    check_memory(
+        per_cell * n * t,
+        f"population PK of {n:,} patients x {t:,} output times",
+        "use fewer patients, a coarser output.step or an earlier output.end",
+    )
     pop = sample_population(scenario.population, entropy, replicate=0)
     conc = simulate_concentrations(
         pop.pk_covariates(),

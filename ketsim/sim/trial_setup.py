@@ -13,6 +13,7 @@ import numpy as np
 from ketsim.core.pd import adverse, diary, placebo, sensitization
 from ketsim.core.pk.model import build_system, individual_parameters
 from ketsim.core.pk.propagate import PKCursor, Propagator
+from ketsim.core.resources import check_memory
 from ketsim.sim.design import (
     compile_timeline,
 )
@@ -151,6 +152,13 @@ def setup_model(m: TrialModel) -> None:
     tr = sc.trial
     first_diary = (tr.diary_hour - tr.start_hour) % 24.0
     n_days = 7 * tl.weeks
+    # ~160 B per patient-day measured in the model's state (Sigtermans, 91 days: 14.7 KB per
+    # patient); tables and noise arrays about double it
+    check_memory(
+        400.0 * m.n * (n_days + tr.baseline_days),
+        f"a trial batch of {m.n:,} patients x {n_days + tr.baseline_days:,} diary days",
+        "use fewer patients or weeks",
+    )
     m.diary_times = first_diary + 24.0 * np.arange(n_days)
     pts: set[float] = {0.0, *m.diary_times.tolist()}
     for e in m.seg_entry:

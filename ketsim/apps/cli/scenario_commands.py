@@ -94,7 +94,11 @@ def _cmd_pk(args) -> int:
     if out is None:
         return EXIT_USAGE
     t0 = time.perf_counter()
-    res = simulate_pk(sc, seed=args.seed)
+    try:
+        res = simulate_pk(sc, seed=args.seed)
+    except ValueError as err:  # e.g. ResourceLimitError: the estimate and how to lift it
+        print(f"ketsim pk: {args.file}: {err}", file=sys.stderr)
+        return EXIT_USAGE
     t_sim = time.perf_counter() - t0
     summary = res.summary()
     try:
