@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from ketsim.config.scenario import RegimenSpec
 from ketsim.config.shorthand import GRAMMAR, ShorthandError, parse_regimen_shorthand
@@ -289,7 +290,15 @@ def test_round_trip(case):
     text, expected = case
     got = parse_regimen_shorthand(text)
     assert got == expected
-    spec = RegimenSpec.model_validate(got)
+    try:
+        spec = RegimenSpec.model_validate(got)
+    except ValidationError as err:
+        # the parse is right; only the schema's plausibility caps (dose, 5-year times, 1-min
+        # intervals) may refuse what the random numbers built
+        assert all(("at most" in e["msg"] or "at least 1 min" in e["msg"]) for e in err.errors()), (
+            err
+        )
+        return
     assert spec.repeats == expected.get("repeats", 1)
 
 

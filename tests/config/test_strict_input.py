@@ -93,3 +93,53 @@ def test_cli_exits_2_with_the_path(tmp_path):
     )
     assert r.returncode == 2
     assert "duplicate key 'seed'" in r.stderr + r.stdout and "Traceback" not in r.stderr
+
+
+def _with(update) -> list[str]:
+    data = yaml.safe_load(SIG.read_text())
+    update(data)
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(data)
+    return err.value.problems
+
+
+def _reg(data) -> dict:
+    return data["arms"][0]["regimens"][0]
+
+
+@pytest.mark.parametrize(
+    ("update", "where", "words"),
+    [
+        (lambda d: _reg(d).update(rate="1e300 mg/h"), "arms[0].regimens[0].rate", "at most"),
+        (lambda d: _reg(d).update(duration="1e9 weeks"), "arms[0].regimens[0].duration", "5 years"),
+        (
+            lambda d: _reg(d)["titration"].update(min_rate="20 µg/kg/min"),
+            "arms[0].regimens[0]",
+            "'min_rate'",
+        ),
+        (
+            lambda d: _reg(d).update(rate="10 µg/kg/min"),
+            "arms[0].regimens[0]",
+            "within the titration's",
+        ),
+        (
+            lambda d: d["population"].update(
+                weight_kg={"mean": 70, "sd": 10, "min": -5, "max": 100}
+            ),
+            "population.weight_kg",
+            "within [2, 350]",
+        ),
+    ],
+)
+def test_implausible_values_are_refused_with_their_path(update, where, words):
+    problems = _with(update)
+    assert any(p.startswith(where) and words in p for p in problems), problems
+
+
+def test_boluses_closer_than_a_minute_are_refused():
+    data = {
+        "name": "b",
+        "regimens": [{"route": "iv_bolus", "amount": "1 mg", "repeats": 100, "interval": "1 s"}],
+    }
+    with pytest.raises(ScenarioError, match=r"regimens\[0\]\.interval: .*at least 1 min"):
+        parse_scenario(data)

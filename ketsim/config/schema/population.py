@@ -93,8 +93,8 @@ class PopulationSpec(StrictModel):
 
     indication: Indication = Field("crps1", description="sets the defaults of the fields below")
     n: int = Field(20, ge=1, le=10_000_000, description="number of patients (PK runs)")
-    weight_kg: Distribution = Field(description="body weight, kg")
-    age_years: Distribution = Field(description="age, years")
+    weight_kg: Distribution = Field(description="body weight, kg (truncation within 2-350 kg)")
+    age_years: Distribution = Field(description="age, years (truncation within 0-120 years)")
     female_fraction: float = Field(ge=0, le=1, description="fraction of women")
     ancestry: dict[Ancestry, float] = Field(
         {"european": 1.0}, description="ancestry mix; drives allele frequencies"
@@ -116,6 +116,16 @@ class PopulationSpec(StrictModel):
     typical: bool = Field(
         False, description="every patient is the typical 70-kg man with no IIV (PK checks)"
     )
+
+    @field_validator("weight_kg", "age_years")
+    @classmethod
+    def _physiological(cls, v: Distribution, info) -> Distribution:
+        # outside these bounds the allometric PK model has no meaning (a negative weight gave
+        # NaN clearances and a "power" of 0.8)
+        lo, hi = {"weight_kg": (2.0, 350.0), "age_years": (0.0, 120.0)}[info.field_name]
+        if v.min < lo or v.max > hi:
+            raise ValueError(f"truncation [{v.min:g}, {v.max:g}] must lie within [{lo:g}, {hi:g}]")
+        return v
 
     @model_validator(mode="before")
     @classmethod

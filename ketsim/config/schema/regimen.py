@@ -69,6 +69,14 @@ class RegimenSpec(StrictModel):
     def _positive_dose(cls, v: Amount | Rate | None) -> Amount | Rate | None:
         if v is not None and not v.value > 0:
             raise ValueError(f"must be > 0 (got '{v}')")
+        if v is not None:
+            cap = MAX_DOSE[(type(v).__name__, v.per_kg)]
+            if v.value > cap:
+                unit = str(type(v)(1.0, v.per_kg)).split(" ", 1)[1]
+                raise ValueError(
+                    f"must be at most {cap:g} {unit} (got '{v}'): about ten times the highest "
+                    "anaesthetic dosing of the Ketalar label; a unit slip?"
+                )
         return v
 
     @field_validator("start")
@@ -76,13 +84,22 @@ class RegimenSpec(StrictModel):
     def _start(cls, v: float) -> float:
         if not v >= 0:
             raise ValueError(f"must be >= 0 h (got {v:g} h)")
+        if v > MAX_TIME_H:
+            raise ValueError(f"must be at most {MAX_TIME_H:g} h (5 years; got {v:g} h)")
         return v
 
     @field_validator("duration", "interval")
     @classmethod
-    def _positive_time(cls, v: float | None) -> float | None:
+    def _positive_time(cls, v: float | None, info) -> float | None:
         if v is not None and not v > 0:
             raise ValueError(f"must be > 0 h (got {v:g} h)")
+        if v is not None and v > MAX_TIME_H:
+            raise ValueError(f"must be at most {MAX_TIME_H:g} h (5 years; got {v:g} h)")
+        if v is not None and info.field_name == "interval" and v < MIN_INTERVAL_H:
+            raise ValueError(
+                f"must be at least 1 min (got {v * 60:g} min): separate administrations "
+                "closer than that are one infusion"
+            )
         return v
 
     @model_validator(mode="after")
@@ -122,6 +139,21 @@ class RegimenSpec(StrictModel):
         return [self.start + i * (self.interval or 0.0) for i in range(self.repeats)]
 
 
+#: plausibility caps of one dose: about ten times the highest anaesthetic dosing on the Ketalar
+#: label (Par Pharmaceutical 2017: IV induction 1-4.5 mg/kg, IM 6.5-13 mg/kg, maintenance
+#: infusion 0.1-0.5 mg/min ~ up to 6 mg/kg/h in practice); keyed by (kind, per kg)
+MAX_DOSE = {
+    ("Amount", True): 50.0,  # mg/kg per administration
+    ("Amount", False): 5000.0,  # mg per administration
+    ("Rate", True): 20.0,  # mg/kg/h
+    ("Rate", False): 2000.0,  # mg/h
+}
+#: longest start, duration or interval: 5 years, beyond any trial the disease model describes
+MAX_TIME_H = 5 * 365 * 24.0
+#: shortest interval between repeated administrations (1 min)
+MIN_INTERVAL_H = 1.0 / 60.0
+
+
 class TitrationSpec(StrictModel):
     """Rule-based titration of an infusion (Sigtermans 2009; MODEL.md §3.5).
 
@@ -144,6 +176,12 @@ class TitrationSpec(StrictModel):
         for name in ("step", "max_rate", "min_rate"):
             if not getattr(self, name).value > 0:
                 raise ValueError(f"'{name}' must be > 0")
+        if len({self.step.per_kg, self.max_rate.per_kg, self.min_rate.per_kg}) > 1:
+            raise ValueError("'step', 'min_rate' and 'max_rate' must all be per kg or all not")
+        if self.min_rate.value > self.max_rate.value:
+            raise ValueError(
+                f"'min_rate' ({self.min_rate}) must not exceed 'max_rate' ({self.max_rate})"
+            )
         return self
 
 
@@ -186,6 +224,12 @@ class TitratedRegimenSpec(RegimenSpec):
             if self.rate.per_kg != self.titration.step.per_kg:
                 raise ValueError(
                     "titration 'step' and the regimen 'rate' must both be per kg or not"
+                )
+            t = self.titration
+            if not t.min_rate.value <= self.rate.value <= t.max_rate.value:
+                raise ValueError(
+                    f"the start 'rate' ({self.rate}) must lie within the titration's "
+                    f"[min_rate, max_rate] = [{t.min_rate}, {t.max_rate}]"
                 )
         return self
 
