@@ -1,8 +1,8 @@
 """mesa agents: one :class:`PatientAgent` per virtual patient, a view onto the model's arrays.
 
 The agent holds no numerical state of its own: reading ``agent.pain`` reads row ``index`` of the
-:class:`~ketsim.sim.trial.TrialModel`'s arrays, so that the vectorised rules of the model and the
-agent-level view (for exploration, debugging and the interactive explorer) never disagree.
+:class:`~ketsim.sim.trial_model.TrialModel`'s arrays, so that the vectorised rules of the model and
+the agent-level view (for exploration, debugging and the interactive explorer) never disagree.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ __all__ = ["PatientAgent"]
 
 
 class PatientAgent(mesa.Agent):
-    """A virtual patient of a :class:`~ketsim.sim.trial.TrialModel` (row ``index`` of its
+    """A virtual patient of a :class:`~ketsim.sim.trial_model.TrialModel` (row ``index`` of its
     arrays)."""
 
-    # the trial model (ketsim.sim.trial.TrialModel); typed as mesa.Model so that this module, which
-    # the model imports, does not import it back
+    # the trial model (ketsim.sim.trial_model.TrialModel); typed as mesa.Model so that this
+    # module, which the model imports, does not import it back
     model: mesa.Model
 
     def __init__(self, model: mesa.Model, index: int) -> None:

@@ -3,8 +3,11 @@
 A population-PK study compiles to a :class:`PKStudy` (dosing in hours and mg, output times,
 parameter set, PK switches); each regimen compiles to a :class:`Dosing`. Below this module the PK
 path (:func:`ketsim.sim.regimen.build_plan`, :func:`ketsim.sim.pk_study.simulate_concentrations`,
-``ketsim.core.pk``) reads no pydantic spec. The trial model does not go through a compiled plan
-yet: it still reads its :class:`~ketsim.config.scenario.Scenario` (titration rules, design).
+``ketsim.core.pk``) reads no pydantic spec. A trial compiles to a :class:`TrialPlan` (timeline,
+PD parameters with the titration, adverse-event and dropout rules, enrolment rule, diary hours,
+model switches, EERW run-in rule, PK settings) that :class:`~ketsim.sim.trial_model.TrialModel`
+runs on; the population to sample stays a :class:`~ketsim.config.scenario.PopulationSpec` (its
+sampler's input).
 """
 
 from __future__ import annotations
@@ -14,11 +17,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ketsim.config.scenario import INFUSION_ROUTES, RegimenSpec, Scenario
+from ketsim.config.scenario import INFUSION_ROUTES, PopulationSpec, RegimenSpec, Scenario
+from ketsim.core.pd.parameters import PDParameters, resolve_pd
 from ketsim.core.pk.model import PKSwitches
 from ketsim.core.units import Amount, Rate, infusion_rate_mg_per_h
+from ketsim.sim.design import Timeline, compile_timeline
 
-__all__ = ["Dosing", "PKStudy", "compile_dosing", "compile_pk_study", "pk_switches"]
+__all__ = [
+    "DiaryHours",
+    "Dosing",
+    "EffectSwitches",
+    "EnrolmentRule",
+    "PKStudy",
+    "RandomisationRule",
+    "RunInRule",
+    "TrialPK",
+    "TrialPlan",
+    "compile_dosing",
+    "compile_pk_study",
+    "compile_trial",
+    "pk_switches",
+]
 
 
 @dataclass(frozen=True)
@@ -101,4 +120,185 @@ def compile_pk_study(scenario: Scenario) -> PKStudy:
         parameter_set=scenario.parameter_set,
         switches=pk_switches(scenario),
         racemic=scenario.drug == "racemic",
+    )
+
+
+@dataclass(frozen=True)
+class DiaryHours:
+    """When the trial's diaries are kept.
+
+    Attributes
+    ----------
+    baseline_days : diary days before t = 0.
+    start_hour : clock hour of t = 0 (the first treatment segment starts).
+    diary_hour : clock hour of the daily diary entry.
+    diary_weeks : weeks whose diaries are recorded (None: every week).
+    """
+
+    baseline_days: int
+    start_hour: float
+    diary_hour: float
+    diary_weeks: tuple[int, ...] | None
+
+
+@dataclass(frozen=True)
+class EffectSwitches:
+    """The PD model's switches the trial rules read.
+
+    Attributes
+    ----------
+    norketamine_analgesia : how norketamine contributes to analgesia.
+    r_ketamine_analgesia : how R-ketamine contributes (``"quarter"``: a quarter of S-ketamine's
+        conventional potency, also in the psychotomimetic effects).
+    functional_unblinding : patients update their belief of being on drug from what they feel.
+    """
+
+    norketamine_analgesia: str
+    r_ketamine_analgesia: str
+    functional_unblinding: bool
+
+
+@dataclass(frozen=True)
+class RunInRule:
+    """EERW: who is randomised at the end of the open run-in.
+
+    Attributes
+    ----------
+    window_days : the last run-in days whose mean diary NRS is compared with baseline.
+    threshold_pct : the percent reduction from the baseline mean that makes a responder.
+    """
+
+    window_days: int
+    threshold_pct: float
+
+
+@dataclass(frozen=True)
+class RandomisationRule:
+    """How patients are allocated: ``method``, stratification factors and block sizes."""
+
+    method: str
+    strata: tuple[str, ...]
+    block_sizes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class EnrolmentRule:
+    """Who is enrolled, when and how they are allocated.
+
+    Attributes
+    ----------
+    population : the population candidates are sampled from.
+    n : patients enrolled per replicate.
+    screening_threshold : the mean screening NRS a candidate needs (None: no screening).
+    screening_days : diary days of screening.
+    patients_per_week : recruitment rate (None: everyone at once).
+    randomisation : the allocation rule.
+    """
+
+    population: PopulationSpec
+    n: int
+    screening_threshold: float | None
+    screening_days: int
+    patients_per_week: float | None
+    randomisation: RandomisationRule
+
+
+@dataclass(frozen=True)
+class TrialPK:
+    """The PK settings of a trial: parameter set and switches."""
+
+    parameter_set: str
+    switches: PKSwitches
+    cyp3a_cyp2c9_effect: str
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    """A compiled trial: everything the trial model runs on but its patients.
+
+    Attributes
+    ----------
+    name : the scenario's name.
+    timeline : the compiled design (groups, segments with their regimens and titration rules).
+    pd : the PD parameters, including the titration target, adverse-event, stopping and dropout
+        rules.
+    racemic : the drug is the racemate (else esketamine).
+    arm_names, arm_treatments : the randomised arms.
+    enrolment : the enrolment rule.
+    diary : diary days and hours.
+    effects : the PD switches the rules read.
+    run_in : the EERW run-in rule (None for other designs).
+    pk : the PK settings.
+    """
+
+    name: str
+    timeline: Timeline
+    pd: PDParameters
+    racemic: bool
+    arm_names: tuple[str, ...]
+    arm_treatments: tuple[str, ...]
+    enrolment: EnrolmentRule
+    diary: DiaryHours
+    effects: EffectSwitches
+    run_in: RunInRule | None
+    pk: TrialPK
+
+
+def compile_trial(scenario: Scenario) -> TrialPlan:
+    """Compile a scenario's trial (its ``arms`` and ``design``) to a :class:`TrialPlan`.
+
+    Parameters
+    ----------
+    scenario : a scenario with ``arms``.
+
+    Returns
+    -------
+    TrialPlan
+        The plan.
+    """
+    sc = scenario
+    if not sc.arms:
+        raise ValueError(f"scenario '{sc.name}' has no 'arms': nothing to simulate")
+    pd = resolve_pd(sc.pd)  # before the timeline, as the model always resolved them
+    tl = compile_timeline(sc)
+    tr, sw, rs = sc.trial, sc.switches, sc.design.randomisation
+    weeks = sc.design.diary_weeks
+    run_in = None
+    if tl.type == "enrichment":
+        en = sc.design.enrichment
+        run_in = RunInRule(window_days=en.window_days, threshold_pct=en.threshold_pct)
+    return TrialPlan(
+        name=sc.name,
+        timeline=tl,
+        pd=pd,
+        racemic=sc.drug == "racemic",
+        arm_names=tuple(a.name for a in sc.arms),
+        arm_treatments=tuple(a.treatment for a in sc.arms),
+        enrolment=EnrolmentRule(
+            population=sc.population,
+            n=sc.design.enrichment.n if tl.type == "enrichment" else int(tl.targets.sum()),
+            screening_threshold=tr.screening.threshold,
+            screening_days=tr.screening.days,
+            patients_per_week=sc.design.recruitment.patients_per_week,
+            randomisation=RandomisationRule(
+                method=rs.method, strata=tuple(rs.strata), block_sizes=tuple(rs.block_sizes)
+            ),
+        ),
+        diary=DiaryHours(
+            baseline_days=tr.baseline_days,
+            start_hour=tr.start_hour,
+            diary_hour=tr.diary_hour,
+            diary_weeks=None if weeks is None else tuple(weeks),
+        ),
+        effects=EffectSwitches(
+            norketamine_analgesia=sw.norketamine_analgesia,
+            r_ketamine_analgesia=sw.r_ketamine_analgesia,
+            functional_unblinding=sw.functional_unblinding,
+        ),
+        run_in=run_in,
+        pk=TrialPK(
+            parameter_set=sc.parameter_set,
+            switches=pk_switches(sc),
+            cyp3a_cyp2c9_effect=sw.cyp3a_cyp2c9_effect,
+        ),
     )

@@ -1,4 +1,4 @@
-"""Doses as administered and plasma concentrations at every model time, recorded during a trial."""
+"""Opt-in record of the doses as administered and the plasma concentrations of a trial model."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ import numpy as np
 import pandas as pd
 
 from ketsim.config.scenario import BOLUS_ROUTES, INFUSION_ROUTES
-from ketsim.sim.trial_streams import TREATMENTS
+from ketsim.sim.trial_tables import TREATMENTS
 
 if TYPE_CHECKING:
     from ketsim.sim.trial_model import TrialModel
 
+__all__ = ["DoseRecorder"]
+
 
 class DoseRecorder:
-    """Doses as administered and plasma concentrations of a :class:`TrialModel` (opt-in).
+    """Doses as administered and plasma concentrations of a
+    :class:`~ketsim.sim.trial_model.TrialModel` (opt-in).
 
     The model calls :meth:`infusions` and :meth:`boluses` with the PK inputs of each interval,
     after titration, discontinuation, dropout and drug/placebo gating (per-enantiomer mg and mg/h,
@@ -66,7 +69,7 @@ class DoseRecorder:
         self._trt.append(np.where(m.drug, 0, np.where(m.active_placebo, 2, 1)))
 
     def doses(self) -> pd.DataFrame:
-        """Every administration, whole drug (see :attr:`TrialResult.doses`)."""
+        """Every administration, whole drug (see :attr:`.TrialResult.doses`)."""
         m = self.m
         frac = 0.5 if m.racemic else 1.0
         inf_names = {v: k for k, v in INFUSION_ROUTES.items()}
@@ -116,7 +119,7 @@ class DoseRecorder:
         ).reset_index(drop=True)
 
     def concentrations(self) -> pd.DataFrame:
-        """Plasma concentrations at every model time (see :attr:`TrialResult.concentrations`)."""
+        """Plasma concentrations at every model time (see :attr:`.TrialResult.concentrations`)."""
         m = self.m
         t = np.asarray(self._times)
         n_t = t.size

@@ -1,11 +1,8 @@
-"""Simulate one trial (or a batch of replicate trials): :func:`simulate_trial`.
+"""Simulate one trial (or a batch of replicate trials) of a scenario: :func:`simulate_trial`.
 
-The pieces live in one module each: :mod:`~ketsim.sim.trial_model` (the mesa model, a clock),
-:mod:`~ketsim.sim.trial_setup` (enrolment, traits, PK systems), :mod:`~ketsim.sim.trial_rules`
-(the vectorised decision rules), :mod:`~ketsim.sim.enrolment` (screening, allocation, strata),
-:mod:`~ketsim.sim.trial_tables` (patient arrays and tidy tables),
-:mod:`~ketsim.sim.dose_recorder` and :mod:`~ketsim.sim.trial_streams` (random-stream keys).
-This module re-exports their public names.
+The trial's pieces live in their own modules: enrolment (:mod:`ketsim.sim.enrolment`), the model
+(:mod:`ketsim.sim.trial_model`), its dose record (:mod:`ketsim.sim.dose_recorder`) and the result
+tables (:mod:`ketsim.sim.trial_tables`); their public names are importable from here too.
 """
 
 from __future__ import annotations
@@ -15,12 +12,10 @@ from ketsim.core.seeds import root_entropy
 from ketsim.sim.dose_recorder import DoseRecorder
 from ketsim.sim.enrolment import STRATA, patient_strata
 from ketsim.sim.trial_model import TrialModel
-from ketsim.sim.trial_streams import AE_EVENTS, MAX_COURSES, TREATMENTS
-from ketsim.sim.trial_tables import TrialArrays, TrialResult, trial_arrays
+from ketsim.sim.trial_tables import AE_EVENTS, TREATMENTS, TrialArrays, TrialResult, trial_arrays
 
 __all__ = [
     "AE_EVENTS",
-    "MAX_COURSES",
     "STRATA",
     "TREATMENTS",
     "DoseRecorder",

@@ -1,20 +1,22 @@
-"""The trial model: a mesa ``Model`` that is the clock of a batch of replicate trials.
+"""One simulated trial (or a batch of replicate trials) as a mesa ``Model``: the trial's clock.
 
-State lives in patients-first numpy arrays owned by :class:`TrialModel`; the mesa
-:class:`~ketsim.sim.agents.PatientAgent` objects are views onto one row each. The model's clock
-jumps
-from event to event (dose and rate changes, staff checks, daily diary times) and every decision is
-a vectorised rule over all patients of every replicate in the batch:
+:class:`TrialModel` runs on a compiled :class:`~ketsim.sim.compile.TrialPlan`. State lives in
+patients-first numpy arrays owned by the model; the mesa :class:`~ketsim.sim.agents.PatientAgent`
+objects are views onto one row each. The clock jumps from event to event (dose and rate changes,
+staff checks, daily diary times) and at each event applies the decisions of vectorised rules over
+all patients of every replicate in the batch:
 
-1. propagate the linear PK exactly to the next event (one matrix exponential per distinct step);
-2. update the PD states (tolerance, sensitization) exactly over the step;
-3. at a check: psychotomimetic effects, nausea, functional unblinding, titration, stopping;
-4. at a diary time: record each patient's expected pain (noise is added afterwards);
-5. set the inputs for the next interval.
+1. propagate the linear PK exactly to the next event (:mod:`ketsim.sim.trial_pk`);
+2. update the PD states (tolerance, sensitization) exactly over the step
+   (:mod:`ketsim.sim.trial_pd`);
+3. at a check: psychotomimetic effects, nausea, functional unblinding, titration, stopping
+   (:mod:`ketsim.sim.trial_rules`);
+4. at a diary time: record each patient's expected pain (noise is added afterwards,
+   :mod:`ketsim.sim.diary_observation`) and, once a week, dropouts;
+5. set the inputs for the next interval (:mod:`ketsim.sim.trial_dosing`).
 
-Random numbers come from the seed tree (:mod:`ketsim.core.seeds`): replicate ``r`` draws its own
-population, allocation, behaviour and measurement streams, so a replicate's tables do not depend on
-which other replicates share its batch.
+Setup draws the patients (:mod:`ketsim.sim.enrolment`, :mod:`ketsim.sim.patient_traits`) and
+compiles their schedules and the event grid (:mod:`ketsim.sim.trial_schedule`).
 """
 
 from __future__ import annotations
@@ -23,24 +25,54 @@ import mesa
 import numpy as np
 
 from ketsim.config.scenario import Scenario
-from ketsim.core.pd import acute, adverse, diary, placebo, sensitization
-from ketsim.core.pd.parameters import resolve_pd
+from ketsim.core.pd import adverse
+from ketsim.core.resources import check_memory
 from ketsim.sim.agents import PatientAgent
+from ketsim.sim.compile import compile_trial
+from ketsim.sim.diary_observation import draw_diary_noise, expected_diary, observed_nrs
 from ketsim.sim.dose_recorder import DoseRecorder
+from ketsim.sim.enrolment import (
+    StreamBank,
+    allocate_responders,
+    batch_stream_pairs,
+    screen_and_allocate,
+)
+from ketsim.sim.patient_traits import draw_behaviour_uniforms, draw_patient_traits
+from ketsim.sim.trial_dosing import (
+    MAX_COURSES,
+    boluses_at,
+    course_changes,
+    decayed_priming,
+    group_members,
+    interval_rates,
+    liver_injury_at_course_end,
+    primed_mass_after_course,
+)
+from ketsim.sim.trial_pd import (
+    cardiovascular_maxima,
+    expected_pain,
+    sensitization_target,
+    tolerance_and_sensitization_step,
+)
+from ketsim.sim.trial_pk import drug_free_pk_rows, pk_cursors, pk_outputs
 from ketsim.sim.trial_rules import (
-    end_course,
-    enter_segments,
-    randomise_withdrawal,
-    run_checks,
-    weekly_dropout,
+    blinded_prior,
+    check_row,
+    ends_an_administration,
+    leave_after_stop,
+    nausea_and_vomiting,
+    psychotomimetic_effects,
+    run_in_responders,
+    segment_treatment,
+    stopped_on_intolerable,
+    titrated_level,
+    unblinded_belief,
+    weekly_dropouts,
 )
-from ketsim.sim.trial_setup import (
-    setup_model,
-)
-from ketsim.sim.trial_tables import (
-    TrialResult,
-    result_tables,
-)
+from ketsim.sim.trial_schedule import compile_trial_schedule
+from ketsim.sim.trial_tables import AE_EVENTS, TrialResult, build_tables
+
+__all__ = ["TrialModel"]
 
 
 class TrialModel(mesa.Model):
@@ -54,7 +86,8 @@ class TrialModel(mesa.Model):
     with_agents : create one :class:`~ketsim.sim.agents.PatientAgent` per patient (views on the
         arrays; the Monte Carlo engine turns them off).
     record_doses : record the doses as administered and the plasma concentrations at every model
-        time (:class:`DoseRecorder`; off by default: the Monte Carlo engine does not need them).
+        time (:class:`~ketsim.sim.dose_recorder.DoseRecorder`; off by default: the Monte Carlo
+        engine does not need them).
     """
 
     #: skip the PK of patients whose group never gives ketamine (exactly zero; tests turn it off)
@@ -71,13 +104,13 @@ class TrialModel(mesa.Model):
         # mesa's own generators are unused (all draws come from the seed tree); fix its seed so
         # that nothing depends on the global state.
         super().__init__(seed=0)
-        if not scenario.arms:
-            raise ValueError(f"scenario '{scenario.name}' has no 'arms': nothing to simulate")
+        self.plan = compile_trial(scenario)
+        # the model runs on the compiled plan; the result tables also read the scenario
         self.scenario = scenario
         self.entropy = int(entropy)
         self.replicates = tuple(int(r) for r in replicates)
-        self.params = resolve_pd(scenario.pd)
-        setup_model(self)
+        self.params = self.plan.pd
+        self._setup()
         # None when off: the step tests one attribute and does nothing else
         self.recorder: DoseRecorder | None = DoseRecorder(self) if record_doses else None
         self.events_log: list[tuple[np.ndarray, ...]] = []
@@ -87,25 +120,125 @@ class TrialModel(mesa.Model):
         if with_agents:
             PatientAgent.create_agents(self, self.n, index=list(range(self.n)))
 
+    # -- setup ---------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        plan, prm = self.plan, self.params
+        self.timeline = tl = plan.timeline
+        # every stream of the batch drawn from at setup (and EERW's re-randomisation), seeded
+        # in one call
+        self._streams = StreamBank(self.entropy, self.replicates, batch_stream_pairs(tl))
+        enr = screen_and_allocate(plan.enrolment, tl, self._streams, prm)
+        self.pop = pop = enr.pop
+        self.n_per = n_per = enr.n_per
+        self.n = n = int(sum(n_per))
+        self.replicate = np.repeat(self.replicates, n_per)
+        self.patient = np.concatenate([np.arange(k) for k in n_per])
+        self.group = enr.group
+        self.arm = enr.arm
+        self.enrolment_day = enr.enrolment_day
+        self.screening_score = enr.screening_score
+        self.arm_names = list(plan.arm_names)
+        self.group_names = [g.name for g in tl.groups]
+        # refuse before the per-patient-day state is allocated: ~160 B per patient-day measured
+        # (Sigtermans, 91 days: 14.7 KB per patient); tables and noise arrays about double it
+        days = 7 * tl.weeks + plan.diary.baseline_days
+        check_memory(
+            400.0 * n * days,
+            f"a trial batch of {n:,} patients x {days:,} diary days",
+            "use fewer patients or weeks",
+        )
+
+        traits = draw_patient_traits(pop, plan.enrolment.population, prm, self._streams, n_per)
+        self.responder = traits.responder
+        self.placebo_responder = traits.placebo_responder
+        self.psy_threshold = traits.psy_threshold
+        self.slow_c50 = traits.slow_c50
+
+        # -- belief of being on drug and the treatment: set when a patient enters a segment ------
+        self.blinded_prior = blinded_prior(tl, list(plan.arm_treatments))
+        self.belief = np.zeros(n)
+        self.drug = np.zeros(n, bool)
+        self.active_placebo = np.zeros(n, bool)
+        self.seg = np.full(n, -1)
+        self.first_dose = np.full(n, np.inf)
+
+        # -- schedules (one per timeline group) and the event grid -----------------------------
+        self.racemic = plan.racemic
+        ts = compile_trial_schedule(plan.diary, tl, pop.weight_kg, self.group, self.racemic)
+        self.routes, self.schedules, self.checks = ts.routes, ts.schedules, ts.checks
+        self.sched_members = ts.sched_members
+        self._update_members()
+        self.n_seg, self.seg_entry, self.seg_first_dose = ts.n_seg, ts.seg_entry, ts.seg_first_dose
+        self.diary_times, self.diary_index = ts.diary_times, ts.diary_index
+        self.times, self.plan_row = ts.times, ts.plan_row
+        self.level = np.zeros(n)
+        self.weight = pop.weight_kg
+
+        # -- PK systems (only of the patients who may get ketamine: ``pk_rows``, None = all) ----
+        self.pk_rows = drug_free_pk_rows(tl, self.group) if self._drug_free_pk_shortcut else None
+        pk_pop = pop if self.pk_rows is None else pop.take(self.pk_rows)
+        self.props, self.pk = pk_cursors(plan.pk, pk_pop, self.routes, self.racemic, self.times)
+
+        # -- dynamic state ---------------------------------------------------------------------
+        self.on_treatment = np.ones(n, bool)
+        self.in_study = np.ones(n, bool)
+        self.tolerance = np.zeros(n)
+        self.sens_state = pop.sensitization.copy()  # at the set point before treatment
+        # per-segment flags (reset when a patient enters a segment) and per-segment AE records
+        self.felt_psy = np.zeros(n, bool)
+        self.felt_nothing_applied = np.zeros(n, bool)
+        self.nausea = np.zeros(n, bool)
+        self.vomiting = np.zeros(n, bool)
+        self.seg_checks = np.zeros(n, int)
+        self.ae_seg = {k: np.zeros((n, self.n_seg), bool) for k in AE_EVENTS}
+        self.intolerable_ever = np.zeros(n, bool)
+        self.liver = np.zeros(n, bool)
+        self.discontinued_h = np.full(n, np.nan)
+        self.dropout_h = np.full(n, np.nan)
+        self.dropout_reason = np.full(n, "", dtype=object)
+        self.end_rate = np.full(n, np.nan)
+        self.auc_at_check = np.zeros(n)
+        self.course_start_auc = np.full(n, np.nan)
+        self.priming_at_start = np.zeros(n)
+        self.prime_mass = np.zeros(n)  # decaying sum of earlier courses' AUC / reference AUC
+        self.prime_t = np.zeros(n)  # time of the accumulator's last update
+        self.n_courses = np.zeros(n, int)
+        self.cv_max = {k: np.zeros(n) for k in ("cardiac_output_pct", "heart_rate_pct", "map_pct")}
+        self.prev_rates = np.zeros((n, len(self.routes[0])))
+        self.prev_nominal = np.zeros((n, len(self.routes[0])))
+        self.y = self._outputs()
+        self._sens_cache: tuple[dict[str, np.ndarray], np.ndarray] | None = None
+        self.pain = pop.baseline_pain.copy()
+        n_days = self.diary_times.size
+        self.mu_diary = np.full((n, n_days), np.nan)
+        self.fluct0 = enr.fluct0
+        # measurement noise of every diary day, drawn up front (it does not depend on the state)
+        self.noise = draw_diary_noise(
+            self._streams,
+            n_per,
+            self.fluct0,
+            plan.diary.baseline_days + n_days,
+            prm,
+            plan.enrolment.population.baseline_pain.sd,
+        )
+
+        # -- pre-drawn behaviour uniforms (per replicate, so batching does not matter) ----------
+        n_checks = max(1, max(len(c) for c in self.checks))
+        self.u = draw_behaviour_uniforms(
+            self._streams, n_per, self.n_seg, n_checks, MAX_COURSES, tl.weeks
+        )
+        self.check_count = np.zeros(n, int)
+        self.nausea_lambda = adverse.nausea_hazard_per_auc(prm)
+
     # -- helpers -------------------------------------------------------------------------------
     def _update_members(self) -> None:
         """Current patients of each group and their rows in the group's compiled schedule."""
-        self.members = [np.flatnonzero(self.group == g) for g in range(len(self.schedules))]
-        self.pos: list[np.ndarray | None] = []
-        for mem, sm in zip(self.members, self.sched_members, strict=True):
-            same = mem.size == sm.size and np.array_equal(mem, sm)
-            self.pos.append(None if same else np.searchsorted(sm, mem))
-
-    def _rows(self, g: int, arr: np.ndarray) -> np.ndarray:
-        """Rows of a group's compiled per-patient array for its current members."""
-        p = self.pos[g]
-        return arr if p is None else arr[p]
+        self.members, self.pos = group_members(self.group, self.sched_members)
 
     def _expected(self) -> np.ndarray:
         """Expected pain ``(P, D)`` in every diary column (baseline columns first)."""
-        nb = self.scenario.trial.baseline_days
-        base = np.repeat(self.pop.baseline_pain[:, None], nb, axis=1)
-        return np.concatenate([base, self.mu_diary], axis=1)
+        nb = self.plan.diary.baseline_days
+        return expected_diary(self.pop.baseline_pain, self.mu_diary, nb)
 
     def observed_nrs(self, cols: np.ndarray) -> np.ndarray:
         """Observed integer NRS ``(P, len(cols))`` (NaN = missed day) in diary columns ``cols``.
@@ -120,45 +253,57 @@ class TrialModel(mesa.Model):
 
         ``expected`` may pass :meth:`_expected` when ``cols`` is every column.
         """
-        nb = self.scenario.trial.baseline_days
-        n_cols = self.noise_fluct.shape[1]
-        if cols.size == n_cols and np.array_equal(cols, np.arange(n_cols)):
-            # every column: no column gathers. The result is laid out column-major, as the
-            # gathers of the general path lay it out (the arrays built on it stay the same).
-            mu = self._expected() if expected is None else expected
-            obs = diary.observe_nrs(mu, self.noise_fluct, self.noise_eps)
-            obs = np.asfortranarray(obs).astype(float)
-            obs[self.missing] = np.nan
-            return obs
-        mu = np.where(
-            cols[None, :] < nb,
-            self.pop.baseline_pain[:, None],
-            self.mu_diary[:, np.maximum(cols - nb, 0)],
+        nb = self.plan.diary.baseline_days
+        return observed_nrs(cols, self.pop.baseline_pain, self.mu_diary, self.noise, nb, expected)
+
+    def _enter_segments(self, t: float) -> None:
+        """Patients whose group starts a segment at ``t`` take up its treatment and blinding."""
+        tl = self.timeline
+        for g, entry in enumerate(self.seg_entry):
+            j = entry.get(t)
+            if j is None:
+                continue
+            idx = self.members[g]
+            sg = tl.groups[g].segments[j]
+            drug, active_placebo, belief = segment_treatment(
+                sg.treatment, sg.blinding, self.blinded_prior
+            )
+            self.drug[idx] = drug
+            self.active_placebo[idx] = active_placebo
+            self.belief[idx] = belief
+            self.seg[idx] = j
+            self.first_dose[idx] = self.seg_first_dose[g][j]
+            # a new period: effects are felt (and reported) afresh
+            self.felt_psy[idx] = False
+            self.felt_nothing_applied[idx] = False
+            self.nausea[idx] = False
+            self.vomiting[idx] = False
+            self.seg_checks[idx] = 0
+
+    def _randomise_withdrawal(self, t: float) -> None:
+        """EERW: at the end of the run-in, randomise responders; the others leave the trial."""
+        tl = self.timeline
+        en = self.plan.run_in
+        nb = self.plan.diary.baseline_days
+        d_end = round(t / 24.0)  # last run-in diary day
+        win = nb + np.arange(d_end - en.window_days, d_end)
+        run_in = np.nanmean(self._observed(win), axis=1)
+        base = np.nanmean(self._observed(np.arange(nb)), axis=1)
+        resp = run_in_responders(run_in, base, en.threshold_pct, self.in_study, self.on_treatment)
+        gens = self._streams.take("randomisation", 2)
+        ids, lab = allocate_responders(
+            self.plan.enrolment, resp, gens, self.n_per, self.pop, self.screening_score, tl.ratio
         )
-        obs = diary.observe_nrs(mu, self.noise_fluct[:, cols], self.noise_eps[:, cols]).astype(
-            float
-        )
-        obs[self.missing[:, cols]] = np.nan
-        return obs
+        self.group[ids] = lab
+        self.arm[ids] = lab
+        out = self.in_study & ~resp
+        self._leave(out, t, "not_randomised")
+        self._log(out, "not_randomised")
+        self._update_members()
 
     def _outputs(self) -> dict[str, np.ndarray]:
-        y = {e: c.outputs() for e, c in self.pk.items()}
-        if self.pk_rows is not None:  # scatter into zeros: the others' outputs are exactly 0
-            for e, v in y.items():
-                full = np.zeros((self.n, v.shape[1]))
-                full[self.pk_rows] = v
-                y[e] = full
-        s = y["S"]
-        out = {
-            "cp": s[:, 0],
-            "nk": s[:, 1],
-            "ce_fast": s[:, 2],
-            "ce_slow": s[:, 3],
-            "auc": s[:, 4],
-        }
-        if "R" in y:
-            out["cp_r"], out["nk_r"], out["ce_fast_r"] = y["R"][:, 0], y["R"][:, 1], y["R"][:, 2]
-        return out
+        """Current PK outputs of every patient (:func:`~ketsim.sim.trial_pk.pk_outputs`)."""
+        return pk_outputs(self.pk, self.pk_rows, self.n)
 
     def _log(self, mask: np.ndarray, event: str, value: np.ndarray | float = np.nan) -> None:
         idx = np.flatnonzero(mask)
@@ -176,61 +321,31 @@ class TrialModel(mesa.Model):
         cached = self._sens_cache
         if cached is not None and cached[0] is y:
             return cached[1]
-        f = sensitization.sensitization_target(
-            self.pop.sensitization,
-            self.responder,
-            sensitization.desensitizing_drive(y["ce_slow"], self.slow_c50, self.params),
+        f = sensitization_target(
+            self.pop.sensitization, self.responder, y["ce_slow"], self.slow_c50, self.params
         )
         self._sens_cache = (y, f)
         return f
 
     def _pain(self, t: float) -> np.ndarray:
         """Expected pain (NRS scale) of every patient at time ``t`` from the current state."""
-        prm, sw = self.params, self.scenario.switches
-        y = self.y
-        c_eq = acute.analgesic_concentration(
-            y["ce_fast"],
-            y["nk"] + (y.get("nk_r", 0.0)),
-            y.get("ce_fast_r"),
-            norketamine=sw.norketamine_analgesia,
-            r_ketamine=sw.r_ketamine_analgesia,
-            params=prm,
+        return expected_pain(
+            self.y,
+            self.pop.baseline_pain,
+            self.pop.sensitization,
+            self.sens_state,
+            self.placebo_responder,
+            self.belief,
+            t - self.first_dose,
+            self.params,
+            self.plan.effects,
         )
-        a = acute.acute_relief(c_eq, prm)
-        plc = placebo.placebo_relief(self.placebo_responder, self.belief, t - self.first_dose, prm)
-        b = self.pop.baseline_pain
-        return b * (1.0 - self.pop.sensitization + self.sens_state) * (1.0 - a) * (1.0 - plc)
 
-    def _rates_for_interval(self, k: int) -> np.ndarray:
-        """Infusion rates (P, n_inf) from event ``k`` until the next event."""
-        t = self.times[k]
-        rates = np.zeros((self.n, len(self.routes[0])))
-        for g, (sch, idx) in enumerate(zip(self.schedules, self.members, strict=True)):
-            if idx.size == 0:
-                continue
-            row = self.plan_row[g][k]
-            if row >= 0:
-                rates[idx] = self._rows(g, sch.plan.rates[row])
-            w = sch.infusing_window(t)
-            if w >= 0:
-                win = sch.windows[w]
-                if win.resets and t == win.start_h:
-                    self.level[idx] = self._rows(g, win.start_mg_h)
-                rates[idx, win.route] += self.level[idx]
-        return rates
-
-    def _boluses_at(self, k: int) -> np.ndarray | None:
-        t = self.times[k]
-        out = None
-        for g, (sch, idx) in enumerate(zip(self.schedules, self.members, strict=True)):
-            row = self.plan_row[g][k]
-            if idx.size and row >= 0 and sch.plan.times[row] == t and sch.plan.boluses.shape[2]:
-                b = sch.plan.boluses[row]
-                if np.any(b):
-                    if out is None:
-                        out = np.zeros((self.n, b.shape[1]))
-                    out[idx] = self._rows(g, b)
-        return out
+    def _leave(self, mask: np.ndarray, t: float, reason: str) -> None:
+        """Patients ``mask`` (a mask or indices) leave the study at ``t`` for ``reason``."""
+        self.in_study[mask] = False
+        self.dropout_h[mask] = t
+        self.dropout_reason[mask] = reason
 
     # -- the step ------------------------------------------------------------------------------
     def step(self) -> None:
@@ -246,29 +361,27 @@ class TrialModel(mesa.Model):
             for c in self.pk.values():
                 c.advance(t)
             self.y = self._outputs()
-            exposed = y_prev["ce_fast"] > 1.0
-            self.tolerance = adverse.tolerance_step(self.tolerance, exposed, dt, prm)
             # the target at the start of the step is the previous step's end target (same
             # outputs, same arithmetic): reuse it
             f0 = self._sens_target(y_prev)
             f1 = self._sens_target(self.y)
-            half = prm.sensitization_half_life_days
-            kk = np.inf if half == 0 else np.log(2.0) / (24.0 * half)
-            self.sens_state = sensitization.sensitization_step(self.sens_state, f0, f1, dt, kk)
-            cv = adverse.cardiovascular(self.y["cp"], prm)
-            for key, v in cv.items():
-                self.cv_max[key] = np.maximum(self.cv_max[key], v)
+            self.tolerance, self.sens_state = tolerance_and_sensitization_step(
+                self.tolerance, self.sens_state, y_prev["ce_fast"], f0, f1, dt, prm
+            )
+            self.cv_max = cardiovascular_maxima(self.cv_max, self.y["cp"], prm)
         self.time_h = t
         if self.timeline.type == "enrichment" and t == self.timeline.randomised_start_h:
-            randomise_withdrawal(self, t)
-        enter_segments(self, t)
+            self._randomise_withdrawal(t)
+        self._enter_segments(t)
         self.pain = self._pain(t)
-        run_checks(self, k, t)
+        for g in range(len(self.schedules)):
+            if t in self.checks[g]:
+                self._check_group(g, t)
         if t in self.diary_index:
             d = self.diary_index[t]
             self.mu_diary[:, d] = self.pain
             if d % 7 == 6:
-                weekly_dropout(self, d // 7, t)
+                self._weekly_dropout(d // 7, t)
         self._set_inputs(k, t)
         if self.recorder is not None:
             self.recorder.observe(t)
@@ -276,8 +389,124 @@ class TrialModel(mesa.Model):
         if self.k >= self.times.size:
             self.running = False
 
+    def _check_group(self, g: int, t: float) -> None:
+        """A staff check of group ``g``'s treated patients at ``t`` (rules: :mod:`.trial_rules`)."""
+        prm, sw = self.params, self.plan.effects
+        s, idx = self.schedules[g], self.members[g]
+        alive = self.on_treatment[idx] & self.in_study[idx]
+        live = idx[alive]
+        if live.size == 0:
+            return
+        ci = check_row(self.check_count[live], self.u.stop.shape[1])
+        self.check_count[live] += 1
+        self.seg_checks[live] += 1
+        y = self.y
+        first = self.seg_checks[live] == 1
+        quarter_r = self.racemic and sw.r_ketamine_analgesia == "quarter"
+        psy = psychotomimetic_effects(
+            y["ce_fast"][live],
+            y["ce_fast_r"][live] if quarter_r else None,
+            self.tolerance[live],
+            self.psy_threshold[live],
+            first,
+            self.u.background[live, self.seg[live]],
+            self.felt_psy[live],
+            prm,
+        )
+        intolerable = psy.intolerable
+        self._ae(live[psy.new], "psychotomimetic", psy.intensity[psy.new])
+        self.felt_psy[live] |= psy.felt
+        self._ae(live[intolerable], "intolerable", psy.intensity[intolerable])
+        self.intolerable_ever[live] |= intolerable
+        auc = y["auc"][live]
+        d_auc = np.maximum(auc - self.auc_at_check[live], 0.0)
+        self.auc_at_check[live] = auc
+        nz, vm = nausea_and_vomiting(
+            d_auc,
+            first,
+            self.u.nausea[live, ci],
+            self.u.vomit[live],
+            self.nausea[live],
+            self.nausea_lambda,
+            prm,
+        )
+        self._ae(live[nz], "nausea")
+        self.nausea[live] |= nz
+        self._ae(live[vm], "vomiting")
+        self.vomiting[live] |= vm
+        if sw.functional_unblinding:
+            self.belief[live], nothing = unblinded_belief(
+                self.belief[live],
+                psy.new,
+                self.felt_psy[live],
+                self.active_placebo[live],
+                first,
+                ends_an_administration(s, t),
+                self.felt_nothing_applied[live],
+                prm,
+            )
+            self.felt_nothing_applied[live] |= nothing
+        wi = s.window_at(t)
+        if wi >= 0:
+            win = s.windows[wi]
+            if abs(t - win.end_h) < 1e-9:
+                self.end_rate[live] = self.level[live]
+            else:
+                # rows of ``live`` in the group's compiled schedule (members' rows, filtered)
+                mp = self.pos[g]
+                pos = np.flatnonzero(alive) if mp is None else mp[alive]
+                self.level[live] = titrated_level(
+                    self.level[live],
+                    self.pain[live],
+                    self.pop.baseline_pain[live],
+                    intolerable,
+                    win.max_mg_h[pos],
+                    win.min_mg_h[pos],
+                    win.step_mg_h[pos],
+                    prm,
+                )
+        stop = stopped_on_intolerable(intolerable, self.u.stop[live, ci], prm)
+        if np.any(stop):
+            ids = live[stop]
+            self.on_treatment[ids] = False
+            self.discontinued_h[ids] = t
+            self._ae(ids, "discontinued", name="discontinued_intolerable")
+            self._leave(ids[leave_after_stop(self.u.follow[ids], prm)], t, "adverse_event")
+
+    def _ae(
+        self, ids: np.ndarray, event: str, value: np.ndarray | float = np.nan, name: str = ""
+    ) -> None:
+        """Log an adverse event of patients ``ids`` (ascending; ``value`` one per patient or a
+        scalar) and record it against their current segments.
+
+        Indices rather than a patients-long mask: the checks touch a few patients of one group
+        per call, and building and scanning full masks was most of their cost.
+        """
+        if ids.size:
+            self._log_ids(ids, name or f"ae_{event}", value)
+            self.ae_seg[event][ids, np.maximum(self.seg[ids], 0)] = True
+
+    def _weekly_dropout(self, week: int, t: float) -> None:
+        ltfu, loe = weekly_dropouts(
+            self.in_study,
+            self.u.ltfu[:, week],
+            self.u.loe[:, week],
+            t,
+            self.first_dose,
+            self.pain,
+            self.pop.baseline_pain,
+            self.params,
+        )
+        for mask, reason in ((ltfu, "lost_to_follow_up"), (loe, "lack_of_effect")):
+            self._leave(mask, t, reason)
+            self._log(mask, f"dropout_{reason}")
+
     def _set_inputs(self, k: int, t: float) -> None:
-        rates = self._rates_for_interval(k)
+        """PK inputs from event ``k`` at ``t`` on: rates and boluses after gating, courses."""
+        plan_rows = [int(r[k]) for r in self.plan_row]
+        rates, self.level = interval_rates(
+            self.schedules, self.members, self.pos, plan_rows, t, self.level, len(self.routes[0])
+        )
         active = self.on_treatment & self.in_study
         rates *= active[:, None]
         # the nominal rate is what the (blinded) staff set: placebo arms run saline at it
@@ -287,22 +516,18 @@ class TrialModel(mesa.Model):
         self.prev_nominal = rates.copy()
         rates *= self.drug[:, None]
         # infusion courses, for liver injury: a course starts when the total rate leaves 0
-        on_now = rates.sum(axis=1) > 0
-        on_before = self.prev_rates.sum(axis=1) > 0
-        auc = self.y["auc"]
-        start = on_now & ~on_before
-        self.course_start_auc[start] = auc[start]
+        start, end = course_changes(rates, self.prev_rates)
+        self.course_start_auc[start] = self.y["auc"][start]
         hl = self.params.liver_priming_half_life_days * 24.0
-        self.priming_at_start[start] = self.prime_mass[start] * 0.5 ** (
-            (t - self.prime_t[start]) / hl
+        self.priming_at_start[start] = decayed_priming(
+            self.prime_mass[start], self.prime_t[start], t, hl
         )
-        end = on_before & ~on_now
         if np.any(end):
-            end_course(self, np.flatnonzero(end), t)
+            self._course_end(np.flatnonzero(end), t)
         self.prev_rates = rates
         if self.recorder is not None:
             self.recorder.infusions(t, rates)
-        bol = self._boluses_at(k)
+        bol = boluses_at(self.schedules, self.members, self.pos, plan_rows, t, self.n)
         rows = self.pk_rows
         pk_rates = rates if rows is None else rates[rows]
         pk_amounts = None
@@ -315,6 +540,31 @@ class TrialModel(mesa.Model):
         for c in self.pk.values():
             c.set_inputs(pk_rates, pk_amounts)
 
+    def _course_end(self, ids: np.ndarray, t: float) -> None:
+        """Liver injury at the end of an infusion course (exposure from the exact AUC state).
+
+        Priming is an exponentially decaying sum of earlier courses' relative exposures, kept as
+        one accumulator per patient and read at the start of each course (vectorised).
+        """
+        prm = self.params
+        hl = prm.liver_priming_half_life_days * 24.0
+        auc_course = self.y["auc"][ids] - self.course_start_auc[ids]
+        hit = liver_injury_at_course_end(
+            auc_course,
+            self.priming_at_start[ids],
+            self.n_courses[ids],
+            self.u.liver[ids],
+            self.liver[ids],
+            prm,
+        )
+        self._ae(ids[hit], "liver_injury")
+        self.liver[ids[hit]] = True
+        self.prime_mass[ids] = primed_mass_after_course(
+            self.prime_mass[ids], self.prime_t[ids], t, auc_course, hl
+        )
+        self.prime_t[ids] = t
+        self.n_courses[ids] += 1
+
     # -- running -------------------------------------------------------------------------------
     def run_model(self) -> None:
         """Step until the last diary day."""
@@ -325,4 +575,4 @@ class TrialModel(mesa.Model):
         """Tidy tables of the finished batch (adds diary noise and missing days)."""
         if self.running:
             self.run_model()
-        return result_tables(self)
+        return build_tables(self)

@@ -1,234 +1,309 @@
-"""The trial's decision rules, vectorised over all patients of every replicate in a batch.
+"""The trial's per-patient decision rules, as plain functions over arrays.
 
-Each function reads and updates the state arrays of a
-:class:`~ketsim.sim.trial_model.TrialModel`; the model's clock calls them at its events:
-segment entry (treatment, blinding), the EERW randomised withdrawal, staff checks (effects,
-unblinding, titration, stopping), adverse events, weekly dropout and the end of a course.
+Each rule takes the arrays of the patients it decides for (and the model state it reads, passed
+explicitly) and returns its decisions; :class:`~ketsim.sim.trial_model.TrialModel` applies them to
+its state and logs the events. At a staff check, in order: psychotomimetic effects
+(:func:`psychotomimetic_effects`), nausea and vomiting (:func:`nausea_and_vomiting`), functional
+unblinding (:func:`unblinded_belief`), titration (:func:`titrated_level`) and stopping on
+intolerable effects (:func:`stopped_on_intolerable`). Once a week: dropouts
+(:func:`weekly_dropouts`); at the end of an EERW run-in: who is randomised
+(:func:`run_in_responders`); at a segment's start: its treatment and blinding
+(:func:`segment_treatment`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 
 from ketsim.core.pd import adverse, placebo
-from ketsim.sim.enrolment import (
-    _allocate,
-)
-from ketsim.sim.trial_streams import (
-    MAX_COURSES,
-    TREATMENTS,
-)
+from ketsim.core.pd.parameters import PDParameters
+from ketsim.sim.design import Timeline
+from ketsim.sim.regimen import ArmSchedule
+from ketsim.sim.trial_tables import TREATMENTS
 
-if TYPE_CHECKING:
-    from ketsim.sim.trial_model import TrialModel
-
-
-def enter_segments(m: TrialModel, t: float) -> None:
-    """Patients whose group starts a segment at ``t`` take up its treatment and blinding."""
-    tl = m.timeline
-    for g, entry in enumerate(m.seg_entry):
-        j = entry.get(t)
-        if j is None:
-            continue
-        idx = m.members[g]
-        sg = tl.groups[g].segments[j]
-        kind = TREATMENTS.index(sg.treatment)
-        m.drug[idx] = kind == 0
-        m.active_placebo[idx] = kind == 2
-        if sg.blinding == "open_label":
-            m.belief[idx] = 1.0 if kind == 0 else 0.0
-        else:
-            m.belief[idx] = m.blinded_prior
-        m.seg[idx] = j
-        m.first_dose[idx] = m.seg_first_dose[g][j]
-        # a new period: effects are felt (and reported) afresh
-        m.felt_psy[idx] = False
-        m.felt_nothing_applied[idx] = False
-        m.nausea[idx] = False
-        m.vomiting[idx] = False
-        m.seg_checks[idx] = 0
+__all__ = [
+    "Psychotomimetic",
+    "blinded_prior",
+    "check_row",
+    "ends_an_administration",
+    "leave_after_stop",
+    "nausea_and_vomiting",
+    "psychotomimetic_effects",
+    "run_in_responders",
+    "segment_treatment",
+    "stopped_on_intolerable",
+    "titrated_level",
+    "unblinded_belief",
+    "weekly_dropouts",
+]
 
 
-def randomise_withdrawal(m: TrialModel, t: float) -> None:
-    """EERW: at the end of the run-in, randomise responders; the others leave the trial."""
-    sc, tl = m.scenario, m.timeline
-    en = sc.design.enrichment
-    nb = sc.trial.baseline_days
-    d_end = round(t / 24.0)  # last run-in diary day
-    win = nb + np.arange(d_end - en.window_days, d_end)
-    run_in = np.nanmean(m._observed(win), axis=1)
-    base = np.nanmean(m._observed(np.arange(nb)), axis=1)
-    with np.errstate(invalid="ignore"):
-        ok = run_in <= base * (1.0 - en.threshold_pct / 100.0)
-    resp = m.in_study & m.on_treatment & ok
-    start = 0
-    gens = m._streams.take("randomisation", 2)
-    for g, k in zip(gens, m.n_per, strict=True):
-        ids = start + np.flatnonzero(resp[start : start + k])
-        if ids.size:
-            lab = _allocate(
-                sc,
-                ids.size,
-                g,
-                m.pop.take(ids),
-                m.screening_score[ids],
-                None,
-                np.asarray(tl.ratio, dtype=float),
-            )
-            m.group[ids] = lab
-            m.arm[ids] = lab
-        start += k
-    out = m.in_study & ~resp
-    m.in_study[out] = False
-    m.dropout_h[out] = t
-    m.dropout_reason[out] = "not_randomised"
-    m._log(out, "not_randomised")
-    m._update_members()
+@dataclass(frozen=True)
+class Psychotomimetic:
+    """Psychotomimetic effects of the patients at a check (one entry per patient).
 
-
-def run_checks(m: TrialModel, k: int, t: float) -> None:
-    prm, sw = m.params, m.scenario.switches
-    for a, (s, idx) in enumerate(zip(m.schedules, m.members, strict=True)):
-        if t not in m.checks[a]:
-            continue
-        alive = m.on_treatment[idx] & m.in_study[idx]
-        live = idx[alive]
-        if live.size == 0:
-            continue
-        ci = np.minimum(m.check_count[live], m.u_stop.shape[1] - 1)
-        m.check_count[live] += 1
-        m.seg_checks[live] += 1
-        y = m.y
-        ce = y["ce_fast"][live]
-        if m.racemic and sw.r_ketamine_analgesia == "quarter":
-            ce = ce + prm.r_conventional_potency * y["ce_fast_r"][live]
-        inten = adverse.psychotomimetic_intensity(ce, m.tolerance[live], prm)
-        thr = m.psy_threshold[live]
-        # nocebo/background reports: fire at a patient's first check (Sigtermans placebo 18%)
-        first = m.seg_checks[live] == 1
-        seg = m.seg[live]
-        bg = first & (m.u_background[live, seg] < prm.psy_background)
-        felt = (inten > thr) | bg
-        intolerable = inten > thr * prm.psy_intolerable_factor
-        new = felt & ~m.felt_psy[live]
-        record_adverse_events(m, live[new], "psychotomimetic", inten[new])
-        m.felt_psy[live] |= felt
-        record_adverse_events(m, live[intolerable], "intolerable", inten[intolerable])
-        m.intolerable_ever[live] |= intolerable
-        # nausea: hazard on the S-ketamine AUC accrued since the last check + background
-        auc = y["auc"][live]
-        d_auc = np.maximum(auc - m.auc_at_check[live], 0.0)
-        m.auc_at_check[live] = auc
-        p_n = -np.expm1(-m.nausea_lambda * d_auc)
-        if np.any(first):
-            p_n = np.where(first, 1 - (1 - p_n) * (1 - prm.nausea_background), p_n)
-        nz = (m.u_nausea[live, ci] < p_n) & ~m.nausea[live]
-        record_adverse_events(m, live[nz], "nausea")
-        m.nausea[live] |= nz
-        vm = nz & (m.u_vomit[live] < prm.vomiting_given_nausea)
-        record_adverse_events(m, live[vm], "vomiting")
-        m.vomiting[live] |= vm
-        # functional unblinding
-        if sw.functional_unblinding:
-            in_window_end = any(abs(t - w1) < 1e-9 for _, w1 in s.infusion_windows) or (
-                t - 0.5 in s.bolus_times
-            )
-            # active placebo (midazolam) patients felt sedation: not "nothing"
-            nothing = (
-                ~m.felt_psy[live]
-                & ~m.active_placebo[live]
-                & in_window_end
-                & ~m.felt_nothing_applied[live]
-            )
-            sedation = m.active_placebo[live] & first
-            m.belief[live] = placebo.belief_after_effects(
-                m.belief[live], new, nothing, sedation, prm
-            )
-            m.felt_nothing_applied[live] |= nothing
-        # titration
-        wi = s.window_at(t)
-        if wi >= 0:
-            win = s.windows[wi]
-            ends = abs(t - win.end_h) < 1e-9
-            # rows of ``live`` in the group's compiled schedule (members' rows, filtered)
-            mp = m.pos[a]
-            pos = np.flatnonzero(alive) if mp is None else mp[alive]
-            if not ends:
-                relief = 1.0 - m.pain[live] / m.pop.baseline_pain[live]
-                lvl = m.level[live]
-                hi, lo, step = win.max_mg_h[pos], win.min_mg_h[pos], win.step_mg_h[pos]
-                up = (relief < prm.titration_target_relief) & ~intolerable
-                up &= lvl < hi - 1e-12
-                down = intolerable & (lvl > lo + 1e-12)
-                new_lvl = np.where(up, np.minimum(lvl + step, hi), lvl)
-                new_lvl = np.where(down, np.maximum(lvl - step, lo), new_lvl)
-                m.level[live] = new_lvl
-            else:
-                m.end_rate[live] = m.level[live]
-        # stopping the infusion on intolerable effects
-        stop = intolerable & (m.u_stop[live, ci] < prm.stop_on_intolerable)
-        if np.any(stop):
-            ids = live[stop]
-            m.on_treatment[ids] = False
-            m.discontinued_h[ids] = t
-            record_adverse_events(m, ids, "discontinued", name="discontinued_intolerable")
-            leave = m.u_follow[ids] >= prm.followup_after_stop
-            m.in_study[ids[leave]] = False
-            m.dropout_h[ids[leave]] = t
-            m.dropout_reason[ids[leave]] = "adverse_event"
-
-
-def record_adverse_events(
-    m: TrialModel, ids: np.ndarray, event: str, value: np.ndarray | float = np.nan, name: str = ""
-) -> None:
-    """Log an adverse event of patients ``ids`` (ascending; ``value`` one per patient or a
-    scalar) and record it against their current segments.
-
-    Indices rather than a patients-long mask: the checks touch a few patients of one group
-    per call, and building and scanning full masks was most of their cost.
+    Attributes
+    ----------
+    intensity : effect intensity in [0, 1).
+    felt : effects felt (above the patient's threshold, or a background report).
+    intolerable : intolerable effects (above the threshold times the intolerable factor).
+    new : felt for the first time in the current segment.
     """
-    if ids.size:
-        m._log_ids(ids, name or f"ae_{event}", value)
-        m.ae_seg[event][ids, np.maximum(m.seg[ids], 0)] = True
+
+    intensity: np.ndarray
+    felt: np.ndarray
+    intolerable: np.ndarray
+    new: np.ndarray
 
 
-def weekly_dropout(m: TrialModel, week: int, t: float) -> None:
-    prm = m.params
-    alive = m.in_study.copy()
-    ltfu = alive & (m.u_ltfu[:, week] < prm.loss_to_follow_up_per_week)
-    treated_done = t > m.first_dose + 24.0 * 7
-    relief = 1.0 - m.pain / m.pop.baseline_pain
+def check_row(check_count: np.ndarray, n_checks: int) -> np.ndarray:
+    """Column of each patient's pre-drawn per-check uniforms (the last one is reused)."""
+    return np.minimum(check_count, n_checks - 1)
+
+
+def psychotomimetic_effects(
+    ce_fast: np.ndarray,
+    ce_fast_r: np.ndarray | None,
+    tolerance: np.ndarray,
+    threshold: np.ndarray,
+    first: np.ndarray,
+    u_background: np.ndarray,
+    felt_before: np.ndarray,
+    params: PDParameters,
+) -> Psychotomimetic:
+    """Psychotomimetic effects at a check.
+
+    Parameters
+    ----------
+    ce_fast : fast effect-site S-ketamine concentrations (ng/mL).
+    ce_fast_r : fast effect-site R-ketamine concentrations when R-ketamine adds a quarter of its
+        conventional potency (racemate, ``r_ketamine_analgesia == "quarter"``), else None.
+    tolerance : tolerance states.
+    threshold : each patient's intensity threshold of a felt effect.
+    first : the patient's first check of the segment (nocebo/background reports fire there).
+    u_background : the patient's background-report uniform of the current segment.
+    felt_before : effects already felt in the current segment.
+    params : PD parameters.
+
+    Returns
+    -------
+    Psychotomimetic
+        Intensity and the felt / intolerable / new masks.
+    """
+    ce = ce_fast
+    if ce_fast_r is not None:
+        ce = ce + params.r_conventional_potency * ce_fast_r
+    inten = adverse.psychotomimetic_intensity(ce, tolerance, params)
+    # nocebo/background reports: fire at a patient's first check (Sigtermans placebo 18%)
+    bg = first & (u_background < params.psy_background)
+    felt = (inten > threshold) | bg
+    intolerable = inten > threshold * params.psy_intolerable_factor
+    new = felt & ~felt_before
+    return Psychotomimetic(inten, felt, intolerable, new)
+
+
+def nausea_and_vomiting(
+    d_auc: np.ndarray,
+    first: np.ndarray,
+    u_nausea: np.ndarray,
+    u_vomit: np.ndarray,
+    had_nausea: np.ndarray,
+    nausea_lambda: float,
+    params: PDParameters,
+) -> tuple[np.ndarray, np.ndarray]:
+    """New nausea and vomiting at a check.
+
+    Parameters
+    ----------
+    d_auc : S-ketamine AUC accrued since the patient's last check (ng·h/mL, >= 0).
+    first : the patient's first check of the segment (adds the background probability).
+    u_nausea, u_vomit : the patient's uniforms of this check (nausea) and of vomiting.
+    had_nausea : nausea already reported in the current segment.
+    nausea_lambda : nausea hazard per unit AUC.
+    params : PD parameters.
+
+    Returns
+    -------
+    nausea, vomiting : boolean masks of the new events.
+    """
+    # nausea: hazard on the S-ketamine AUC accrued since the last check + background
+    p_n = -np.expm1(-nausea_lambda * d_auc)
+    if np.any(first):
+        p_n = np.where(first, 1 - (1 - p_n) * (1 - params.nausea_background), p_n)
+    nz = (u_nausea < p_n) & ~had_nausea
+    vm = nz & (u_vomit < params.vomiting_given_nausea)
+    return nz, vm
+
+
+def ends_an_administration(schedule: ArmSchedule, t: float) -> bool:
+    """Whether ``t`` is the end of an infusion window or half an hour after a bolus."""
+    return any(abs(t - w1) < 1e-9 for _, w1 in schedule.infusion_windows) or (
+        t - 0.5 in schedule.bolus_times
+    )
+
+
+def unblinded_belief(
+    belief: np.ndarray,
+    new_psy: np.ndarray,
+    felt_psy: np.ndarray,
+    active_placebo: np.ndarray,
+    first: np.ndarray,
+    at_end: bool,
+    felt_nothing_applied: np.ndarray,
+    params: PDParameters,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Functional unblinding: the belief of being on drug after what the patient felt.
+
+    Parameters
+    ----------
+    belief : current beliefs.
+    new_psy : psychotomimetic effects felt for the first time in the segment at this check.
+    felt_psy : effects felt in the segment so far (this check included).
+    active_placebo : on active placebo (midazolam: sedation is felt, not "nothing").
+    first : the patient's first check of the segment.
+    at_end : the check is at the end of an administration (:func:`ends_an_administration`).
+    felt_nothing_applied : "felt nothing" already applied in the segment.
+    params : PD parameters.
+
+    Returns
+    -------
+    belief : the updated beliefs.
+    nothing : patients to whom "felt nothing at the end" was applied now.
+    """
+    # active placebo (midazolam) patients felt sedation: not "nothing"
+    nothing = ~felt_psy & ~active_placebo & at_end & ~felt_nothing_applied
+    sedation = active_placebo & first
+    return placebo.belief_after_effects(belief, new_psy, nothing, sedation, params), nothing
+
+
+def titrated_level(
+    level: np.ndarray,
+    pain: np.ndarray,
+    baseline_pain: np.ndarray,
+    intolerable: np.ndarray,
+    max_mg_h: np.ndarray,
+    min_mg_h: np.ndarray,
+    step_mg_h: np.ndarray,
+    params: PDParameters,
+) -> np.ndarray:
+    """Titrated infusion levels: a step up below the target relief, a step down if intolerable.
+
+    Parameters
+    ----------
+    level : current titrated levels (mg/h).
+    pain, baseline_pain : expected pain now and at baseline.
+    intolerable : intolerable psychotomimetic effects at this check.
+    max_mg_h, min_mg_h, step_mg_h : the titration window's bounds and step per patient.
+    params : PD parameters (``titration_target_relief``).
+
+    Returns
+    -------
+    np.ndarray
+        The new levels.
+    """
+    relief = 1.0 - pain / baseline_pain
+    up = (relief < params.titration_target_relief) & ~intolerable
+    up &= level < max_mg_h - 1e-12
+    down = intolerable & (level > min_mg_h + 1e-12)
+    new_lvl = np.where(up, np.minimum(level + step_mg_h, max_mg_h), level)
+    return np.where(down, np.maximum(level - step_mg_h, min_mg_h), new_lvl)
+
+
+def stopped_on_intolerable(
+    intolerable: np.ndarray, u_stop: np.ndarray, params: PDParameters
+) -> np.ndarray:
+    """Patients whose treatment is stopped on intolerable effects at this check."""
+    return intolerable & (u_stop < params.stop_on_intolerable)
+
+
+def leave_after_stop(u_follow: np.ndarray, params: PDParameters) -> np.ndarray:
+    """Of the patients whose treatment stopped, those who leave the study (not followed up)."""
+    return u_follow >= params.followup_after_stop
+
+
+def weekly_dropouts(
+    in_study: np.ndarray,
+    u_ltfu: np.ndarray,
+    u_loe: np.ndarray,
+    t: float,
+    first_dose: np.ndarray,
+    pain: np.ndarray,
+    baseline_pain: np.ndarray,
+    params: PDParameters,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dropouts at the end of a week: lost to follow-up and lack of effect.
+
+    Parameters
+    ----------
+    in_study : patients in the study.
+    u_ltfu, u_loe : the patients' uniforms of this week.
+    t : time (h) of the week's last diary entry.
+    first_dose : time (h) of each patient's first dose of the current segment.
+    pain, baseline_pain : expected pain now and at baseline.
+    params : PD parameters.
+
+    Returns
+    -------
+    ltfu, loe : boolean masks of the patients lost to follow-up and leaving for lack of effect.
+    """
+    alive = in_study.copy()
+    ltfu = alive & (u_ltfu < params.loss_to_follow_up_per_week)
+    treated_done = t > first_dose + 24.0 * 7
+    relief = 1.0 - pain / baseline_pain
     loe = (
         alive
         & ~ltfu
         & treated_done
         & (relief < 0.1)
-        & (m.u_loe[:, week] < prm.lack_of_effect_dropout_per_week)
+        & (u_loe < params.lack_of_effect_dropout_per_week)
     )
-    for mask, reason in ((ltfu, "lost_to_follow_up"), (loe, "lack_of_effect")):
-        m.in_study[mask] = False
-        m.dropout_h[mask] = t
-        m.dropout_reason[mask] = reason
-        m._log(mask, f"dropout_{reason}")
+    return ltfu, loe
 
 
-def end_course(m: TrialModel, ids: np.ndarray, t: float) -> None:
-    """Liver injury at the end of an infusion course (exposure from the exact AUC state).
+def run_in_responders(
+    run_in: np.ndarray,
+    baseline: np.ndarray,
+    threshold_pct: float,
+    in_study: np.ndarray,
+    on_treatment: np.ndarray,
+) -> np.ndarray:
+    """EERW: patients randomised at the end of the run-in (mean observed NRS over the run-in
+    window at least ``threshold_pct`` percent below the baseline mean, still treated)."""
+    with np.errstate(invalid="ignore"):
+        ok = run_in <= baseline * (1.0 - threshold_pct / 100.0)
+    return in_study & on_treatment & ok
 
-    Priming is an exponentially decaying sum of earlier courses' relative exposures, kept as
-    one accumulator per patient and read at the start of each course (vectorised).
+
+def segment_treatment(
+    treatment: str, blinding: str, blinded_prior: float
+) -> tuple[bool, bool, float]:
+    """Treatment and belief of patients entering a segment.
+
+    Returns
+    -------
+    drug : the segment gives ketamine.
+    active_placebo : the segment gives an active placebo.
+    belief : the belief of being on drug (open label: known; blinded: ``blinded_prior``).
     """
-    prm = m.params
-    hl = prm.liver_priming_half_life_days * 24.0
-    auc_course = m.y["auc"][ids] - m.course_start_auc[ids]
-    p_l = adverse.liver_injury_probability(auc_course, m.priming_at_start[ids], prm)
-    c = np.minimum(m.n_courses[ids], MAX_COURSES - 1)
-    hit = (m.u_liver[ids, c] < p_l) & ~m.liver[ids]
-    record_adverse_events(m, ids[hit], "liver_injury")
-    m.liver[ids[hit]] = True
-    decayed = m.prime_mass[ids] * 0.5 ** ((t - m.prime_t[ids]) / hl)
-    m.prime_mass[ids] = decayed + auc_course / adverse.REFERENCE_COURSE_AUC_NG_H_ML
-    m.prime_t[ids] = t
-    m.n_courses[ids] += 1
+    kind = TREATMENTS.index(treatment)
+    if blinding == "open_label":
+        belief = 1.0 if kind == 0 else 0.0
+    else:
+        belief = blinded_prior
+    return kind == 0, kind == 2, belief
+
+
+def blinded_prior(tl: Timeline, arm_treatments: list[str]) -> float:
+    """The chance of being on ketamine a blinded patient was told of.
+
+    The allocation weights of the ketamine arms over all weights; a crossover gives every arm once.
+    """
+    weights = (
+        np.ones(len(arm_treatments))
+        if tl.type == "crossover"
+        else np.asarray(tl.ratio, dtype=float)
+    )
+    on_k = np.array([t == "ketamine" for t in arm_treatments])
+    return float(weights[on_k].sum() / weights.sum())

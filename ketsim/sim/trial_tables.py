@@ -1,5 +1,8 @@
-"""The tables of a simulated trial: patient arrays (:class:`TrialArrays`) and tidy frames
-(:class:`TrialResult`), built from a finished :class:`~ketsim.sim.trial_model.TrialModel`.
+"""Result tables of a trial batch: per-patient arrays (:class:`TrialArrays`) and tidy tables.
+
+:func:`trial_arrays` reads a finished :class:`~ketsim.sim.trial_model.TrialModel` into arrays
+(observed diaries with noise and missing days, segments, adverse events, strata);
+:func:`build_tables` turns them into the tidy :class:`TrialResult` tables.
 """
 
 from __future__ import annotations
@@ -11,16 +14,26 @@ import numpy as np
 import pandas as pd
 
 from ketsim.config.scenario import Scenario
-from ketsim.sim.design import (
-    dosing_end_h,
-)
-from ketsim.sim.enrolment import (
-    patient_strata,
-)
+from ketsim.sim.design import dosing_end_h
+from ketsim.sim.enrolment import patient_strata
 from ketsim.sim.population import Population
 
 if TYPE_CHECKING:
     from ketsim.sim.trial_model import TrialModel
+
+__all__ = [
+    "AE_EVENTS",
+    "TREATMENTS",
+    "TrialArrays",
+    "TrialResult",
+    "build_tables",
+    "trial_arrays",
+]
+
+#: treatments of a segment, in the order of their codes (0 ketamine, 1 placebo, 2 active placebo)
+TREATMENTS = ("ketamine", "placebo", "active_placebo")
+#: adverse events recorded per patient and segment (:attr:`TrialArrays.ae`)
+AE_EVENTS = ("psychotomimetic", "intolerable", "nausea", "vomiting", "liver_injury", "discontinued")
 
 
 @dataclass
@@ -82,7 +95,8 @@ class TrialResult:
     """Tables of one simulated trial batch (tidy, one row per observation).
 
     ``doses``, ``concentrations`` and ``population`` are filled only when the trial was simulated
-    with ``record_doses=True`` (:class:`DoseRecorder`); otherwise they are None.
+    with ``record_doses=True`` (:class:`~ketsim.sim.dose_recorder.DoseRecorder`); otherwise they
+    are None.
 
     Attributes
     ----------
@@ -210,7 +224,7 @@ def trial_arrays(m: TrialModel) -> TrialArrays:
     )
 
 
-def result_tables(m: TrialModel) -> TrialResult:
+def build_tables(m: TrialModel) -> TrialResult:
     sc, tl = m.scenario, m.timeline
     ta = trial_arrays(m)
     days = ta.days

@@ -23,7 +23,8 @@ from ketsim.core.pk.model import N_ETA, Covariates, build_system, individual_par
 from ketsim.core.pk.propagate import Propagator
 from ketsim.core.seeds import PURPOSES, stream, streams
 from ketsim.sim.population import GENE_ALLELES, _allele_cdf, sample_population, sample_populations
-from ketsim.sim.trial import TrialModel, trial_arrays
+from ketsim.sim.trial_model import TrialModel
+from ketsim.sim.trial_tables import trial_arrays
 
 SIG = "scenarios/published/sigtermans2009.yaml"
 CROSSOVER = "scenarios/designs/pickering_style_crossover.yaml"

@@ -16,7 +16,8 @@ from ketsim.sim.design import (
     randomise,
     stratum_codes,
 )
-from ketsim.sim.trial import TrialModel, simulate_trial
+from ketsim.sim.trial import simulate_trial
+from ketsim.sim.trial_model import TrialModel
 
 SIG = "scenarios/published/sigtermans2009.yaml"
 XOVER = "scenarios/designs/pickering_style_crossover.yaml"

@@ -9,7 +9,8 @@ from pandas.testing import assert_frame_equal
 
 from ketsim.config.scenario import ScenarioError, load_scenario, parse_scenario
 from ketsim.sim.regimen import check_times, compile_arm
-from ketsim.sim.trial import TrialModel, simulate_trial
+from ketsim.sim.trial import simulate_trial
+from ketsim.sim.trial_model import TrialModel
 
 SIG = "scenarios/published/sigtermans2009.yaml"
 

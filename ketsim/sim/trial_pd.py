@@ -1,0 +1,131 @@
+"""PD state of the trial's patients: the exact step of tolerance and sensitization over an
+interval, the drug-modulated sensitization target, cardiovascular maxima and expected pain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ketsim.core.pd import acute, adverse, placebo, sensitization
+from ketsim.core.pd.parameters import PDParameters
+from ketsim.sim.compile import EffectSwitches
+
+__all__ = [
+    "cardiovascular_maxima",
+    "expected_pain",
+    "sensitization_target",
+    "tolerance_and_sensitization_step",
+]
+
+
+def sensitization_target(
+    set_point: np.ndarray,
+    responder: np.ndarray,
+    ce_slow: np.ndarray,
+    slow_c50: np.ndarray,
+    params: PDParameters,
+) -> np.ndarray:
+    """Drug-modulated sensitization target at slow effect-site concentrations ``ce_slow``.
+
+    Parameters
+    ----------
+    set_point : each patient's sensitization before treatment.
+    responder : ketamine responders.
+    ce_slow : slow-compartment S-ketamine concentrations (ng/mL).
+    slow_c50 : each patient's C50 of the desensitizing drive (ng/mL).
+    params : PD parameters.
+
+    Returns
+    -------
+    np.ndarray
+        The target of the sensitization state.
+    """
+    return sensitization.sensitization_target(
+        set_point, responder, sensitization.desensitizing_drive(ce_slow, slow_c50, params)
+    )
+
+
+def tolerance_and_sensitization_step(
+    tolerance: np.ndarray,
+    sens_state: np.ndarray,
+    ce_fast_before: np.ndarray,
+    target_before: np.ndarray,
+    target_after: np.ndarray,
+    dt: float,
+    params: PDParameters,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tolerance and sensitization states after an interval of ``dt`` hours (exact).
+
+    Parameters
+    ----------
+    tolerance, sens_state : the states at the start of the interval.
+    ce_fast_before : fast effect-site S-ketamine at the start (exposed above 1 ng/mL).
+    target_before, target_after : sensitization targets at the start and end of the interval
+        (the target runs linearly between them).
+    dt : the interval (h, > 0).
+    params : PD parameters.
+
+    Returns
+    -------
+    tolerance, sens_state : the states at the end of the interval.
+    """
+    exposed = ce_fast_before > 1.0
+    tolerance = adverse.tolerance_step(tolerance, exposed, dt, params)
+    half = params.sensitization_half_life_days
+    kk = np.inf if half == 0 else np.log(2.0) / (24.0 * half)
+    sens_state = sensitization.sensitization_step(sens_state, target_before, target_after, dt, kk)
+    return tolerance, sens_state
+
+
+def cardiovascular_maxima(
+    cv_max: dict[str, np.ndarray], cp: np.ndarray, params: PDParameters
+) -> dict[str, np.ndarray]:
+    """Running maxima of the cardiovascular changes, updated at plasma S-ketamine ``cp``."""
+    cv = adverse.cardiovascular(cp, params)
+    out = dict(cv_max)
+    for key, v in cv.items():
+        out[key] = np.maximum(cv_max[key], v)
+    return out
+
+
+def expected_pain(
+    y: dict[str, np.ndarray],
+    baseline_pain: np.ndarray,
+    set_point: np.ndarray,
+    sens_state: np.ndarray,
+    placebo_responder: np.ndarray,
+    belief: np.ndarray,
+    since_first_dose: np.ndarray,
+    params: PDParameters,
+    switches: EffectSwitches,
+) -> np.ndarray:
+    """Expected pain (NRS scale) of every patient from the current state.
+
+    Parameters
+    ----------
+    y : PK outputs (``ce_fast``, ``nk`` and, for the racemate, ``nk_r``, ``ce_fast_r``).
+    baseline_pain : baseline pain.
+    set_point, sens_state : sensitization before treatment and now.
+    placebo_responder : placebo responders.
+    belief : belief of being on drug.
+    since_first_dose : hours since the first dose of the current segment.
+    params : PD parameters.
+    switches : the PD switches (norketamine and R-ketamine analgesia).
+
+    Returns
+    -------
+    np.ndarray
+        Expected pain of each patient.
+    """
+    c_eq = acute.analgesic_concentration(
+        y["ce_fast"],
+        y["nk"] + (y.get("nk_r", 0.0)),
+        y.get("ce_fast_r"),
+        norketamine=switches.norketamine_analgesia,
+        r_ketamine=switches.r_ketamine_analgesia,
+        params=params,
+    )
+    a = acute.acute_relief(c_eq, params)
+    plc = placebo.placebo_relief(placebo_responder, belief, since_first_dose, params)
+    b = baseline_pain
+    return b * (1.0 - set_point + sens_state) * (1.0 - a) * (1.0 - plc)

@@ -1,0 +1,129 @@
+"""The trial's dosing schedules and event grid, compiled once per batch.
+
+Every timeline group's regimens compile to one :class:`~ketsim.sim.regimen.ArmSchedule` (per-patient
+doses on the trial's global routes); the model's clock then steps through the union of the dose
+and rate changes, segment starts, staff checks and diary times (:attr:`TrialSchedule.times`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ketsim.sim.compile import DiaryHours
+from ketsim.sim.design import Timeline
+from ketsim.sim.regimen import ArmSchedule, check_times, compile_arm, routes_used
+
+__all__ = ["TrialSchedule", "compile_trial_schedule"]
+
+
+@dataclass(frozen=True)
+class TrialSchedule:
+    """Schedules and event grid of a batch.
+
+    Attributes
+    ----------
+    routes : (infusion routes, bolus routes) of the PK inputs (``iv`` always first).
+    sched_members : the patients each group's schedule was compiled for (ascending).
+    schedules : each group's compiled schedule.
+    n_seg : most segments of any group.
+    seg_entry : per group, segment start time (h) -> segment index.
+    seg_first_dose : per group and segment, the time (h) of its first dose (its start without
+        doses).
+    diary_times : (days,) time (h) of each trial diary entry.
+    checks : per group, the times (h) of its staff checks.
+    times : the event grid (h), ascending, from 0 to the last diary time.
+    diary_index : diary time (h) -> 0-based trial diary day.
+    plan_row : per group, the row of its fixed plan in force from each event time on (-1: before
+        the plan).
+    """
+
+    routes: tuple[tuple[str, ...], tuple[str, ...]]
+    sched_members: list[np.ndarray]
+    schedules: list[ArmSchedule]
+    n_seg: int
+    seg_entry: list[dict[float, int]]
+    seg_first_dose: list[list[float]]
+    diary_times: np.ndarray
+    checks: list[set[float]]
+    times: np.ndarray
+    diary_index: dict[float, int]
+    plan_row: list[np.ndarray]
+
+
+def compile_trial_schedule(
+    diary: DiaryHours, tl: Timeline, weight_kg: np.ndarray, group: np.ndarray, racemic: bool
+) -> TrialSchedule:
+    """Compile every group's schedule and the event grid of a batch.
+
+    Parameters
+    ----------
+    diary : the trial's start and diary hours.
+    tl : its compiled timeline.
+    weight_kg : (P,) body weights (weight-based doses).
+    group : (P,) timeline group of each patient (EERW: every group is compiled for everyone).
+    racemic : the drug is the racemate (schedules are per enantiomer, half the dose).
+
+    Returns
+    -------
+    TrialSchedule
+        The schedules and the event grid.
+    """
+    n = group.size
+    all_regs = [r for g in tl.groups for sg in g.segments for r in sg.regimens]
+    routes = routes_used(all_regs)
+    if "iv" not in routes[0]:
+        routes = (("iv", *routes[0]), routes[1])
+    frac = 0.5 if racemic else 1.0
+    # EERW patients change group at randomisation: compile every group for everyone
+    compile_all = tl.type == "enrichment"
+    sched_members = [
+        np.arange(n) if compile_all else np.flatnonzero(group == g) for g in range(len(tl.groups))
+    ]
+    schedules: list[ArmSchedule] = [
+        compile_arm([r for sg in g.segments for r in sg.regimens], weight_kg[mem], routes, frac)
+        for g, mem in zip(tl.groups, sched_members, strict=True)
+    ]
+    n_seg = max(len(g.segments) for g in tl.groups)
+    seg_entry = [{float(sg.start_h): j for j, sg in enumerate(g.segments)} for g in tl.groups]
+    seg_first_dose = []
+    for g in tl.groups:
+        fd = []
+        for sg in g.segments:
+            starts = [t for r in sg.regimens for t in r.start_times()]
+            fd.append(min(starts) if starts else sg.start_h)
+        seg_first_dose.append(fd)
+    tr = diary
+    first_diary = (tr.diary_hour - tr.start_hour) % 24.0
+    n_days = 7 * tl.weeks
+    diary_times = first_diary + 24.0 * np.arange(n_days)
+    pts: set[float] = {0.0, *diary_times.tolist()}
+    for e in seg_entry:
+        pts.update(e)
+    pts.add(float(tl.randomised_start_h))
+    checks: list[set[float]] = []
+    for sch in schedules:
+        pts.update(sch.plan.times.tolist())
+        for a, b in sch.titrated_windows:
+            pts.update((a, b))
+        c = set(check_times(sch, tr.start_hour))
+        checks.append(c)
+        pts.update(c)
+    t_end = float(diary_times[-1])
+    times = np.array(sorted(t for t in pts if 0.0 <= t <= t_end))
+    diary_index = {float(t): d for d, t in enumerate(diary_times)}
+    plan_row = [np.searchsorted(sch.plan.times, times, side="right") - 1 for sch in schedules]
+    return TrialSchedule(
+        routes,
+        sched_members,
+        schedules,
+        n_seg,
+        seg_entry,
+        seg_first_dose,
+        diary_times,
+        checks,
+        times,
+        diary_index,
+        plan_row,
+    )
