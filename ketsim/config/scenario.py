@@ -230,7 +230,20 @@ class Scenario(StrictModel):
             check_design(self)
         elif self.endpoints or self.analyses:
             raise ValueError("'endpoints' and 'analyses' need 'arms'")
+        primary = [i for i, a in enumerate(self.analyses) if a.primary]
+        if len(primary) > 1:
+            raise ValueError(
+                f"analyses: at most one may be 'primary: true' (got analyses {primary})"
+            )
         return self
+
+    def primary_analysis(self) -> int | None:
+        """Index of the primary analysis: the one marked ``primary``, else the first (None if
+        there are no analyses)."""
+        for i, a in enumerate(self.analyses):
+            if a.primary:
+                return i
+        return 0 if self.analyses else None
 
     @model_validator(mode="after")
     def _expected_targets(self) -> Scenario:

@@ -143,3 +143,13 @@ def test_boluses_closer_than_a_minute_are_refused():
     }
     with pytest.raises(ScenarioError, match=r"regimens\[0\]\.interval: .*at least 1 min"):
         parse_scenario(data)
+
+
+def test_primary_analysis():
+    data = yaml.safe_load(SIG.read_text())
+    assert parse_scenario(data).primary_analysis() == 0  # default: the first
+    data["analyses"][6]["primary"] = True
+    assert parse_scenario(data).primary_analysis() == 6
+    data["analyses"][2]["primary"] = True
+    with pytest.raises(ScenarioError, match="at most one may be 'primary: true'"):
+        parse_scenario(data)

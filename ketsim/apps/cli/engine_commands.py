@@ -111,7 +111,7 @@ def _cmd_power(args) -> int:
                 f"report extras: {t['aux_cells']} power-curve and sensitivity scenarios x "
                 f"{t['aux_replicates']} replicates (common random numbers with the main run)"
             )
-        print(format_power(res.power))
+        print(format_power(res.power, primary=sc.primary_analysis()))
         for line in power_warnings(res.power):
             print(line)
         print(f"wrote {res.store.path}/power.csv, power.parquet, replicates.parquet, manifest.json")
@@ -179,7 +179,8 @@ def _cmd_samplesize(args) -> int:
     from ketsim.analysis.analyses import find_analysis
 
     try:
-        analysis = find_analysis(sc, args.analysis)
+        key = sc.primary_analysis() if args.analysis is None else args.analysis
+        analysis = find_analysis(sc, key)
     except ValueError as err:
         print(f"ketsim samplesize: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -87,8 +87,11 @@ def format_sweep(res, axes: list[str]) -> str:
     return "\n".join(lines)
 
 
-def format_power(table) -> str:
-    """One line per analysis and comparison: power (or type-I error) with its MC SE and CI."""
+def format_power(table, primary: int | None = None) -> str:
+    """One line per analysis and comparison: power (or type-I error) with its MC SE and CI.
+
+    Rows of analysis ``primary`` (an index) are marked ``*``.
+    """
     if table.empty:
         return "no analyses"
     null = (table["hypothesis"] == "null").all()
@@ -110,20 +113,26 @@ def format_power(table) -> str:
     wc = max(11, *(len(c) for c in comps)) + 1
     head = "(Monte Carlo SE; 95% Wilson interval); estimate mean (SD), bias vs true effect (SE):"
     lines = [f"{what} {head}"]
+    mark = [
+        "*" if primary is not None and r["analysis_id"] == primary else " "
+        for _, r in table.iterrows()
+    ]
     lines.append(
-        f"{'endpoint':<{we}}{'method':<{wm}}{'strategy':<{ws}}{'comparison':<{wc}}{what:>14}"
+        f" {'endpoint':<{we}}{'method':<{wm}}{'strategy':<{ws}}{'comparison':<{wc}}{what:>14}"
         f"{'95% CI':>16}{'estimate':>18}{'true':>9}{'bias':>17}  scale"
     )
-    for comp, (_, r) in zip(comps, table.iterrows(), strict=True):
+    for star, comp, (_, r) in zip(mark, comps, table.iterrows(), strict=True):
         pw = f"{r['power']:.3f} ({r['mc_se']:.3f})"
         ci = f"[{r['wilson_low']:.3f}, {r['wilson_high']:.3f}]"
         est = f"{r['mean_estimate']:.3f} ({r['sd_estimate']:.3f})"
         tr = "" if r["true_effect"] != r["true_effect"] else f"{r['true_effect']:.3f}"
         bias = "" if r["bias"] != r["bias"] else f"{r['bias']:+.3f} ({r['bias_mc_se']:.3f})"
         lines.append(
-            f"{r['endpoint']:<{we}}{r['method']:<{wm}}{r['strategy']:<{ws}}{comp:<{wc}}{pw:>14}"
+            f"{star}{r['endpoint']:<{we}}{r['method']:<{wm}}{r['strategy']:<{ws}}{comp:<{wc}}{pw:>14}"
             f"{ci:>16}{est:>18}{tr:>9}{bias:>17}  {_scale_words(r)}"
         )
+    if primary is not None:
+        lines.append("* primary analysis")
     return "\n".join(lines)
 
 

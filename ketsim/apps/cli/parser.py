@@ -100,8 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--target", type=float, default=0.8, help="target power (default 0.8)")
     ss.add_argument(
         "--analysis",
-        default="0",
-        help="the analysis: its 0-based index, its endpoint's name, or its label (default 0)",
+        default=None,
+        help="the analysis: its 0-based index, its endpoint's name, or its label (default: "
+        "the primary analysis)",
     )
     ss.add_argument("--comparison", help="compared arm (default: the analysis' first)")
     ss.add_argument("--n-min", type=int, default=4, help="smallest size tried (default 4)")

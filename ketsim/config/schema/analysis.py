@@ -59,6 +59,11 @@ class AnalysisSpec(StrictModel):
         "Wald test as SAS FIRTH) or plain maximum likelihood (separated replicates fail and "
         "count as not rejected)",
     )
+    primary: bool = Field(
+        False,
+        description="the trial's primary analysis (at most one; default: the first analysis); "
+        "ketsim samplesize sizes the trial for it, the CLI and report mark it",
+    )
     alpha: float | None = Field(None, gt=0, lt=1, description="overrides statistics.alpha")
     sides: Literal[1, 2] | None = Field(None, description="overrides statistics.sides")
 
