@@ -151,3 +151,30 @@ def test_pk_never_overwrites_a_run_silently(tmp_path, capsys, monkeypatch):
     assert main(["pk", str(f), "--seed", "1"]) == 0
     assert main(["pk", str(f), "--seed", "1"]) == 0
     assert len(list((tmp_path / "runs").glob("*-pk-*"))) == 2
+
+
+def test_json_schema_accepts_the_shipped_scenarios_and_refuses_unknown_keys(tmp_path, capsys):
+    import jsonschema
+    import yaml
+
+    out = tmp_path / "ketsim.schema.json"
+    assert main(["scenario", "schema", "--out", str(out)]) == 0
+    schema = json.loads(out.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    for f in sorted((ROOT / "scenarios").rglob("*.yaml")):
+        data = yaml.safe_load(f.read_text())
+        errors = [e.message for e in validator.iter_errors(data)]
+        assert not errors, (f.name, errors[:3])
+    bad = yaml.safe_load((ROOT / "scenarios/published/sigtermans2009.yaml").read_text())
+    bad["arms"][0]["dose"] = 1
+    assert any("dose" in e.message for e in validator.iter_errors(bad))
+
+
+def test_report_refuses_a_pk_run(tmp_path, capsys):
+    f = ROOT / "scenarios" / "examples" / "sigtermans_infusion_pk.yaml"
+    out = tmp_path / "pk"
+    assert main(["pk", str(f), "--out", str(out), "--seed", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 2
+    assert "is a pk run; the report covers power and sweep runs" in capsys.readouterr().err
+    assert not (out / "report.html").exists()

@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 from ketsim.apps.cli.formatting import (
     format_analyses,
@@ -66,6 +68,12 @@ def _cmd_power(args) -> int:
     if not sc.arms or not sc.analyses:
         return _fail(
             ["analyses: none declared ('ketsim power' needs arms and analyses)"], args.file
+        )
+    if sc.sweep is not None:
+        print(
+            f"{args.file}: has a 'sweep:'; 'ketsim power' runs the scenario as written, without "
+            "it (use 'ketsim sweep' for every cell)",
+            file=sys.stderr,
         )
     if args.replicate is not None:
         # one replicate alone: the same rows as in the full run's replicates table
@@ -242,6 +250,17 @@ def _write_report(run_dir, args):
 def _cmd_report(args) -> int:
     from ketsim.apps.report import write_report
 
+    man = Path(args.run_dir) / "manifest.json"
+    if man.is_file():
+        m = json.loads(man.read_text(encoding="utf-8"))
+        kind = m.get("kind") or m.get("command") or ""  # pk / simulate record "command"
+        if kind not in ("power", "sweep"):
+            print(
+                f"ketsim report: {args.run_dir} is a {kind or 'unknown'} run; the report covers "
+                "power and sweep runs (ketsim power / ketsim sweep)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     try:
         path = write_report(args.run_dir, out=args.out, target=args.target)
     except FileNotFoundError as err:

@@ -16,6 +16,7 @@ from ketsim.apps.cli.engine_commands import (
 )
 from ketsim.apps.cli.scenario_commands import (
     _cmd_pk,
+    _cmd_schema,
     _cmd_show,
     _cmd_simulate,
     _cmd_validate,
@@ -37,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file")
     s.add_argument("--resolved", action="store_true", help="fill in every default")
     s.set_defaults(func=_cmd_show)
+    js = scs.add_parser(
+        "schema",
+        help="print the JSON Schema of scenario files (for editor completion and checking)",
+    )
+    js.add_argument("--out", help="write it to this file instead of standard output")
+    js.set_defaults(func=_cmd_schema)
 
     pk = sub.add_parser("pk", help="population PK of a scenario -> parquet tables")
     pk.add_argument("file")

@@ -76,6 +76,27 @@ def _cmd_show(args) -> int:
     return EXIT_OK
 
 
+def _cmd_schema(args) -> int:
+    """The scenario schema as JSON Schema (draft 2020-12, from the pydantic models)."""
+    import json
+
+    from ketsim.config.scenario import SCHEMA_VERSION, Scenario
+
+    schema = Scenario.model_json_schema()
+    # the population's demographic fields are filled from its indication's defaults when left
+    # out (a before-validator), so none of them is required of the author
+    schema.get("$defs", {}).get("PopulationSpec", {}).pop("required", None)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = f"ketsim scenario (schema v{SCHEMA_VERSION})"
+    text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def _cmd_pk(args) -> int:
     import pandas as pd
 

@@ -71,10 +71,20 @@ def _numeric(annotation: Any) -> bool:
     return annotation in (int, float)
 
 
-AmountField = Annotated[Amount, BeforeValidator(_amount), PlainSerializer(str, return_type=str)]
-RateField = Annotated[Rate, BeforeValidator(_rate), PlainSerializer(str, return_type=str)]
+# json_schema_input_type: what a YAML author writes ("20 mg/h", "100 h" or hours as a number),
+# for the JSON Schema editors validate against (``ketsim scenario schema``)
+AmountField = Annotated[
+    Amount,
+    BeforeValidator(_amount, json_schema_input_type=str),
+    PlainSerializer(str, return_type=str),
+]
+RateField = Annotated[
+    Rate, BeforeValidator(_rate, json_schema_input_type=str), PlainSerializer(str, return_type=str)
+]
 HoursField = Annotated[
-    float, BeforeValidator(_hours), PlainSerializer(lambda h: f"{h:.15g} h", return_type=str)
+    float,
+    BeforeValidator(_hours, json_schema_input_type=str | float),
+    PlainSerializer(lambda h: f"{h:.15g} h", return_type=str),
 ]
 
 

@@ -234,4 +234,9 @@ class TitratedRegimenSpec(RegimenSpec):
         return self
 
 
-ArmRegimen = Annotated[TitratedRegimenSpec, BeforeValidator(expand_shorthand)]
+# a regimen is written in full or as a one-line shorthand ("0.5 mg/kg over 2h"); the JSON Schema
+# says both
+ArmRegimen = Annotated[
+    TitratedRegimenSpec,
+    BeforeValidator(expand_shorthand, json_schema_input_type=str | TitratedRegimenSpec),
+]
