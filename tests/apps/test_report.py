@@ -133,3 +133,21 @@ def test_analysis_scripts_regenerate_figures_and_compare_runs(run_dir, tmp_path,
     assert "difference" in text and "data:image/png;base64," in text
     assert "&lt;script&gt;" not in text or "<script>" not in text
     assert compare([str(run_dir)]) == 2
+
+
+def test_headline_crossing_of_the_power_curve():
+    import pandas as pd
+
+    from ketsim.apps.report.headline import _crossing
+
+    c = pd.DataFrame({"n": [10, 20, 40], "power": [0.3, 0.7, 0.9]})
+    assert _crossing(c, 0.8) == "about 30 (interpolated between 20 and 40)"
+    assert _crossing(c, 0.95) == "not reached up to 40"
+    assert _crossing(c, 0.2).startswith("already at the smallest size evaluated (10)")
+
+
+def test_report_opens_with_the_answer(run_dir):
+    text = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert text.index('<section id="answer">') < text.index('<section id="question">')
+    sec = re.search('<section id="answer">(.*?)</section>', text, re.S).group(1)
+    assert "Primary analysis" in sec and "95% Wilson" in sec

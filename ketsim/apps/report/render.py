@@ -12,6 +12,7 @@ from ketsim.apps.report.design_panels import (
     _assumptions,
     _question,
 )
+from ketsim.apps.report.headline import headline_panel
 from ketsim.apps.report.html_parts import (
     _CSS,
     _e,
@@ -37,6 +38,7 @@ from ketsim.storage.reader import (
 
 #: panel ids in the order they appear (ids are HTML anchors; tests check them)
 PANELS = (
+    "answer",
     "question",
     "assumptions",
     "power",
@@ -55,7 +57,8 @@ def render_report(run: RunTables, target: float = 0.8) -> str:
     """The report of a run as one HTML string."""
     sc = run.scenario()
     kind = run.kind
-    parts = [_question(run, sc), _assumptions(sc)]
+    parts = [] if kind == "sweep" else [headline_panel(run, sc, target)]
+    parts += [_question(run, sc), _assumptions(sc)]
     if kind == "sweep":
         parts.append(_sweep_power(run))
         for pid, title in (
