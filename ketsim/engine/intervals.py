@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats as sps
+
+from ketsim.core.distributions import beta_ppf, norm_ppf
 
 
 # -- intervals ---------------------------------------------------------------------------------
@@ -13,7 +14,7 @@ def wilson_interval(x: np.ndarray, n: np.ndarray, conf: float = 0.95) -> tuple[n
     """Wilson score interval for a binomial proportion ``x / n`` (Wilson 1927)."""
     x = np.asarray(x, float)
     n = np.asarray(n, float)
-    z = sps.norm.ppf(0.5 + conf / 2)
+    z = norm_ppf(0.5 + conf / 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         p = x / n
         den = 1 + z**2 / n
@@ -33,6 +34,6 @@ def clopper_pearson_interval(
     n = np.asarray(n, float)
     a = 1 - conf
     with np.errstate(invalid="ignore"):
-        lo = np.where(x > 0, sps.beta.ppf(a / 2, x, n - x + 1), 0.0)
-        hi = np.where(x < n, sps.beta.ppf(1 - a / 2, x + 1, n - x), 1.0)
+        lo = np.where(x > 0, beta_ppf(a / 2, x, n - x + 1), 0.0)
+        hi = np.where(x < n, beta_ppf(1 - a / 2, x + 1, n - x), 1.0)
     return lo, hi

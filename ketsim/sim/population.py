@@ -47,9 +47,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ketsim.config.scenario import BetaSpec, Distribution, LogNormalSpec, PopulationSpec
+from ketsim.core.distributions import truncnorm_ppf
 from ketsim.core.pk.model import ETA_KA, N_ETA, Covariates
 from ketsim.core.pk.parameters import COMEDICATIONS, CYP2B6_DIPLOTYPE_ACTIVITY
 from ketsim.core.seeds import streams
@@ -376,7 +376,7 @@ def _truncnorm_ppf(d: Distribution, u: np.ndarray) -> np.ndarray:
     if d.sd == 0:
         return np.full(u.shape, d.mean)
     a, b = (d.min - d.mean) / d.sd, (d.max - d.mean) / d.sd
-    return stats.truncnorm.ppf(u, a, b, loc=d.mean, scale=d.sd)
+    return truncnorm_ppf(u, a, b, loc=d.mean, scale=d.sd)
 
 
 def _trunclognormal_ppf(d: LogNormalSpec, u: np.ndarray) -> np.ndarray:
@@ -389,7 +389,7 @@ def _trunclognormal_ppf(d: LogNormalSpec, u: np.ndarray) -> np.ndarray:
         return np.full(u.shape, d.median)
     mu = np.log(d.median)
     a, b = (np.log(d.min) - mu) / d.sd_log, (np.log(d.max) - mu) / d.sd_log
-    return np.exp(stats.truncnorm.ppf(u, a, b, loc=mu, scale=d.sd_log))
+    return np.exp(truncnorm_ppf(u, a, b, loc=mu, scale=d.sd_log))
 
 
 def _beta(d: BetaSpec, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
+
+from ketsim.core.distributions import t_cdf, t_isf, t_sf
 
 __all__ = ["ALTERNATIVES", "Estimate", "ci_from_t", "p_from_t", "wald_estimate"]
 
@@ -95,8 +97,8 @@ def p_from_t(
     finite = np.isfinite(df)
     # survival function of |t|: t distribution where df is finite, normal otherwise
     with np.errstate(invalid="ignore"):
-        sf_t = np.where(finite, stats.t.sf(t, np.where(finite, df, 1.0)), special.ndtr(-t))
-        cdf_t = np.where(finite, stats.t.cdf(t, np.where(finite, df, 1.0)), special.ndtr(t))
+        sf_t = np.where(finite, t_sf(t, np.where(finite, df, 1.0)), special.ndtr(-t))
+        cdf_t = np.where(finite, t_cdf(t, np.where(finite, df, 1.0)), special.ndtr(t))
     if alternative == "greater":
         return sf_t
     if alternative == "less":
@@ -112,7 +114,7 @@ def ci_from_t(
     df = np.broadcast_to(np.asarray(df, dtype=float), est.shape)
     a = (1.0 - conf_level) / 2.0
     finite = np.isfinite(df)
-    q = np.where(finite, stats.t.isf(a, np.where(finite, df, 1.0)), special.ndtri(1.0 - a))
+    q = np.where(finite, t_isf(a, np.where(finite, df, 1.0)), special.ndtri(1.0 - a))
     return est - q * se, est + q * se
 
 

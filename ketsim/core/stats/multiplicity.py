@@ -9,7 +9,7 @@ otherwise); :func:`adjust` dispatches by method name.
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from ketsim.core.stats._batched import _CHUNK_ELEMENTS, _check_alternative
 from ketsim.core.stats.estimates import p_from_t
@@ -172,6 +172,8 @@ def _dunnett_nodes_s(df: float) -> tuple[np.ndarray, np.ndarray]:
         return np.ones(1), np.ones(1)
     # node counts tuned for relative accuracy ~1e-10 (heavier tails need a wider grid)
     ns = 32 if df >= 20 else 48 if df >= 10 else 64 if df >= 5 else 128 if df >= 3 else 256
+    from scipy import stats  # ~0.5 s to import: only Dunnett's integration pays it
+
     lo = 0.5 * np.log(stats.chi2.ppf(1e-16, df) / df)
     hi = 0.5 * np.log(stats.chi2.isf(1e-16, df) / df)
     w = np.linspace(lo, hi, ns)
@@ -238,6 +240,8 @@ def _dunnett_qmc(
     deterministic), vectorised over replicates and hypotheses. Absolute accuracy ~1e-5 with
     4096 points.
     """
+    from scipy import stats  # ~0.5 s to import: only Dunnett's integration pays it
+
     n, K = c.shape
     out = np.full((n, K), np.nan)
     # Cholesky of the whole batch fails if one matrix is not positive definite: screen first
