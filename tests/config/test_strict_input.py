@@ -153,3 +153,25 @@ def test_primary_analysis():
     data["analyses"][2]["primary"] = True
     with pytest.raises(ScenarioError, match="at most one may be 'primary: true'"):
         parse_scenario(data)
+
+
+def test_overlapping_titrated_infusions_are_refused_by_validate():
+    data = yaml.safe_load(SIG.read_text())
+    reg = data["arms"][0]["regimens"][0]
+    data["arms"][0]["regimens"].append({**reg, "start": "50 h"})
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(data)
+    assert any(
+        p.startswith("arms[0]") and "regimens[0]" in p and "overlap" in p
+        for p in err.value.problems
+    ), err.value.problems
+
+
+@pytest.mark.parametrize("value", [0, -2, "0 h", "30 s"])
+def test_titration_check_interval_must_be_at_least_a_minute(value):
+    # a zero check interval once scheduled titration checks without end and ate the machine's memory
+    data = yaml.safe_load((ROOT / "scenarios" / "published" / "sigtermans2009.yaml").read_text())
+    data["arms"][0]["regimens"][0]["titration"]["day_interval"] = value
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(data, "t")
+    assert any("arms[0].regimens[0].titration.day_interval" in p for p in err.value.problems)

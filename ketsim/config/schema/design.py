@@ -4,6 +4,7 @@ recruitment, crossover, enrichment, open-label extension).
 
 from __future__ import annotations
 
+import itertools
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -56,6 +57,24 @@ class ArmSpec(StrictModel):
         description="double_blind: patients start at the allocation prior of being on drug; "
         "open_label: they know their treatment (placebo response follows belief)",
     )
+
+    @model_validator(mode="after")
+    def _titrated_windows_apart(self) -> ArmSpec:
+        # one nurse-set rate at a time: the trial model refuses overlapping titrated infusions,
+        # so say so here, with the regimens' indices, before anything is simulated
+        windows = sorted(
+            (s, s + r.duration, i)
+            for i, r in enumerate(self.regimens)
+            if r.titration is not None and r.duration is not None
+            for s in r.start_times()
+        )
+        for (a0, a1, i), (b0, b1, j) in itertools.pairwise(windows):
+            if b0 < a1 - 1e-9:
+                raise ValueError(
+                    f"regimens[{i}] ({a0:g}-{a1:g} h) and regimens[{j}] ({b0:g}-{b1:g} h) are "
+                    "titrated infusions that overlap: one titrated rate at a time"
+                )
+        return self
 
 
 class ScreeningSpec(StrictModel):

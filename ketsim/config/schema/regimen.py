@@ -171,6 +171,14 @@ class TitrationSpec(StrictModel):
     day_start_hour: float = Field(6.0, ge=0, lt=24, description="clock hour day checks begin")
     night_start_hour: float = Field(22.0, ge=0, lt=24, description="clock hour night begins")
 
+    @field_validator("day_interval", "night_interval")
+    @classmethod
+    def _check_interval(cls, v: float) -> float:
+        # a zero or negative interval would schedule checks without end (found by the fuzz test)
+        if not MIN_INTERVAL_H <= v <= MAX_TIME_H:
+            raise ValueError(f"check interval must be between 1 min and 5 years (got {v:g} h)")
+        return v
+
     @model_validator(mode="after")
     def _rates(self) -> TitrationSpec:
         for name in ("step", "max_rate", "min_rate"):
