@@ -213,7 +213,10 @@ def check_times(
                 if rule.day_start_hour < rule.night_start_hour
                 else not (rule.night_start_hour <= clock < rule.day_start_hour)
             )
-            t = t + (rule.day_interval if day else rule.night_interval)
+            step = rule.day_interval if day else rule.night_interval
+            if not step > 0:  # the schema refuses this; a rule built in code must not loop forever
+                raise ValueError(f"titration check interval must be > 0 h (got {step!r})")
+            t = t + step
             if t >= e - 1e-9:
                 break
             out.append(t)
