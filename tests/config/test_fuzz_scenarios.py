@@ -6,8 +6,10 @@ traceback of another kind. A bounded number of examples here; ``-m slow`` runs m
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import resource
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,27 @@ for _arm in BASE["arms"]:
 BASE["trial"]["weeks"] = 1
 BASE["endpoints"] = [{"name": "w1", "type": "change_from_baseline", "week": 1}]
 BASE["analyses"] = [{"endpoint": "w1", "method": "t_test"}]
+
+
+@contextlib.contextmanager
+def _memory_ceiling():
+    """Bound the address space while one mutant runs: a mutant that slips past validation and
+    allocates without end then fails this test instead of the whole run being OOM-killed (which
+    once happened in CI, from a zero titration check interval)."""
+    vm_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/self/status").read_text().splitlines()
+        if line.startswith("VmSize:")
+    )
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    ceiling = vm_kb * 1024 + 4 * 2**30
+    if hard != resource.RLIM_INFINITY:
+        ceiling = min(ceiling, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (ceiling, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _paths(node, prefix=()):
@@ -63,6 +86,16 @@ def _mutate(data, path, value):
 
 
 def _check(mutant) -> None:
+    exhausted = False
+    try:
+        with _memory_ceiling():
+            _parse_and_simulate(mutant)
+    except MemoryError:
+        exhausted = True  # leave the except block first: its frames hold the runaway memory
+    assert not exhausted, "an accepted mutant allocated without bound"
+
+
+def _parse_and_simulate(mutant) -> None:
     try:
         sc = parse_scenario(mutant, "fuzz")
     except ScenarioError as err:
