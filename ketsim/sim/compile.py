@@ -151,11 +151,13 @@ class EffectSwitches:
     r_ketamine_analgesia : how R-ketamine contributes (``"quarter"``: a quarter of S-ketamine's
         conventional potency, also in the psychotomimetic effects).
     functional_unblinding : patients update their belief of being on drug from what they feel.
+    lasting_effect : the lasting-effect hypothesis (:data:`~ketsim.core.pd.LASTING_EFFECTS`).
     """
 
     norketamine_analgesia: str
     r_ketamine_analgesia: str
     functional_unblinding: bool
+    lasting_effect: str = "dahan"
 
 
 @dataclass(frozen=True)
@@ -259,7 +261,9 @@ def compile_trial(scenario: Scenario) -> TrialPlan:
     sc = scenario
     if not sc.arms:
         raise ValueError(f"scenario '{sc.name}' has no 'arms': nothing to simulate")
-    pd = resolve_pd(sc.pd)  # before the timeline, as the model always resolved them
+    # before the timeline, as the model always resolved them; the lasting-effect hypothesis
+    # brings its own calibrated parameters, under the scenario's overrides
+    pd = resolve_pd(sc.pd, sc.switches.lasting_effect)
     tl = compile_timeline(sc)
     tr, sw, rs = sc.trial, sc.switches, sc.design.randomisation
     weeks = sc.design.diary_weeks
@@ -294,6 +298,7 @@ def compile_trial(scenario: Scenario) -> TrialPlan:
             norketamine_analgesia=sw.norketamine_analgesia,
             r_ketamine_analgesia=sw.r_ketamine_analgesia,
             functional_unblinding=sw.functional_unblinding,
+            lasting_effect=sw.lasting_effect,
         ),
         run_in=run_in,
         pk=TrialPK(

@@ -49,6 +49,7 @@ from ketsim.sim.trial_dosing import (
     primed_mass_after_course,
 )
 from ketsim.sim.trial_pd import (
+    blockade_memory_step,
     cardiovascular_maxima,
     expected_pain,
     sensitization_target,
@@ -184,6 +185,7 @@ class TrialModel(mesa.Model):
         self.in_study = np.ones(n, bool)
         self.tolerance = np.zeros(n)
         self.sens_state = pop.sensitization.copy()  # at the set point before treatment
+        self.blockade_memory = np.zeros(n)  # h of sustained blockade (that hypothesis only)
         # per-segment flags (reset when a patient enters a segment) and per-segment AE records
         self.felt_psy = np.zeros(n, bool)
         self.felt_nothing_applied = np.zeros(n, bool)
@@ -322,7 +324,13 @@ class TrialModel(mesa.Model):
         if cached is not None and cached[0] is y:
             return cached[1]
         f = sensitization_target(
-            self.pop.sensitization, self.responder, y["ce_slow"], self.slow_c50, self.params
+            self.pop.sensitization,
+            self.responder,
+            y["ce_slow"],
+            self.slow_c50,
+            self.params,
+            self.plan.effects.lasting_effect,
+            self.blockade_memory,
         )
         self._sens_cache = (y, f)
         return f
@@ -364,6 +372,10 @@ class TrialModel(mesa.Model):
             # the target at the start of the step is the previous step's end target (same
             # outputs, same arithmetic): reuse it
             f0 = self._sens_target(y_prev)
+            if self.plan.effects.lasting_effect == "sustained_blockade":
+                self.blockade_memory = blockade_memory_step(
+                    self.blockade_memory, y_prev["ce_slow"], self.y["ce_slow"], dt, prm
+                )
             f1 = self._sens_target(self.y)
             self.tolerance, self.sens_state = tolerance_and_sensitization_step(
                 self.tolerance, self.sens_state, y_prev["ce_fast"], f0, f1, dt, prm

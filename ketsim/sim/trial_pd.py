@@ -11,6 +11,7 @@ from ketsim.core.pd.parameters import PDParameters
 from ketsim.sim.compile import EffectSwitches
 
 __all__ = [
+    "blockade_memory_step",
     "cardiovascular_maxima",
     "expected_pain",
     "sensitization_target",
@@ -24,8 +25,10 @@ def sensitization_target(
     ce_slow: np.ndarray,
     slow_c50: np.ndarray,
     params: PDParameters,
+    hypothesis: str = "dahan",
+    blockade_memory: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Drug-modulated sensitization target at slow effect-site concentrations ``ce_slow``.
+    """Drug-modulated sensitization target under the lasting-effect ``hypothesis``.
 
     Parameters
     ----------
@@ -34,14 +37,44 @@ def sensitization_target(
     ce_slow : slow-compartment S-ketamine concentrations (ng/mL).
     slow_c50 : each patient's C50 of the desensitizing drive (ng/mL).
     params : PD parameters.
+    hypothesis : ``dahan`` and ``delayed_peak`` drive by Dahan's sigmoid of ``ce_slow``;
+        ``sustained_blockade`` by the blockade memory.
+    blockade_memory : the memory (h of blockade; ``sustained_blockade`` only).
 
     Returns
     -------
     np.ndarray
         The target of the sensitization state.
     """
-    return sensitization.sensitization_target(
-        set_point, responder, sensitization.desensitizing_drive(ce_slow, slow_c50, params)
+    if hypothesis == "sustained_blockade":
+        drive = sensitization.blockade_drive(
+            blockade_memory, params.blockade_m50_h, params.blockade_gamma
+        )
+    else:
+        drive = sensitization.desensitizing_drive(ce_slow, slow_c50, params)
+    return sensitization.sensitization_target(set_point, responder, drive)
+
+
+def blockade_memory_step(
+    memory: np.ndarray, ce_slow0: np.ndarray, ce_slow1: np.ndarray, dt: float, params: PDParameters
+) -> np.ndarray:
+    """The ``sustained_blockade`` memory after ``dt`` hours (exact for linear ``ce_slow``).
+
+    Parameters
+    ----------
+    memory : memories at the start (h of blockade).
+    ce_slow0, ce_slow1 : slow effect-site S-ketamine at the start and end (ng/mL).
+    dt : the interval (h).
+    params : PD parameters (threshold and recovery half-life).
+
+    Returns
+    -------
+    np.ndarray
+        The memories at the end.
+    """
+    k = np.log(2.0) / (24.0 * params.blockade_recovery_half_life_days)
+    return sensitization.blockade_step(
+        memory, ce_slow0, ce_slow1, params.blockade_threshold_ng_ml, dt, k
     )
 
 

@@ -187,7 +187,9 @@ def _selector(row: _Row) -> str:
 
 def _published_text(e: ExpectedSpec) -> str:
     if e.quantity == "p_value" and (e.statistic or "median") != "median":
-        return "significant" if e.value == 1 else "not significant"
+        if e.value in (0, 1):  # one published trial's outcome
+            return "significant" if e.value == 1 else "not significant"
+        return f"{e.value:g} of trials"  # a trial-level probability (e.g. Noppers 2010)
     if e.quantity == "p_value":
         txt = f"P = {e.value:g}"
     else:

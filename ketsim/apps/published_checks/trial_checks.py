@@ -135,7 +135,7 @@ def _trial_quantity(
         v = _week_values(ta, e, e.week)
         return _rep_mean(v, in_arm, pos, n_rep) - _rep_mean(v, ta.arm == ctrl_i, pos, n_rep)
     if q == "p_value":
-        weeks = list(range(e.weeks[0], e.weeks[1] + 1)) if e.weeks else [e.week]
+        weeks = list(range(e.weeks[0], e.weeks[1] + 1)) if e.weeks else [e.week]  # day: [None]
         return _p_values(ta, e, weeks, arm_i, ctrl_i, pos, n_rep)
     if q == "proportion":
         ev = e.event

@@ -54,6 +54,12 @@ class SwitchesSpec(StrictModel):
     functional_unblinding: bool = Field(
         True, description="perceived drug effects update the belief of being on drug (L)"
     )
+    lasting_effect: Literal["dahan", "sustained_blockade", "delayed_peak"] = Field(
+        "dahan",
+        description="mechanism of the lasting effect (MODEL.md §5): Dahan's slow compartment "
+        "(Dahan 2011), drive only while the slow effect site stays above a threshold, or a "
+        "finite sensitization turnover that delays the peak (Orhurhu 2019)",
+    )
 
 
 def check_pd_overrides(v: dict[str, float]) -> dict[str, float]:

@@ -275,12 +275,18 @@ class ExpectedSpec(StrictModel):
                 if self.day is not None:
                     raise ValueError(f"'day' needs measure 'day' (got {self.measure})")
         if q == "p_value":
-            if (self.week is None) == (self.weeks is None):
-                raise ValueError("quantity p_value needs exactly one of 'week' or 'weeks'")
+            if self.measure == "day":
+                # one diary day, e.g. the third entry after the infusion (Noppers 2010's 48 h)
+                need("day")
+                if self.week is not None or self.weeks is not None:
+                    raise ValueError("measure 'day' takes 'day', not 'week' or 'weeks'")
+            else:
+                if (self.week is None) == (self.weeks is None):
+                    raise ValueError("quantity p_value needs exactly one of 'week' or 'weeks'")
+                if self.day is not None:
+                    raise ValueError(f"'day' needs measure 'day' (got {self.measure})")
             if self.weeks is not None and not 1 <= self.weeks[0] <= self.weeks[1]:
                 raise ValueError(f"'weeks' must satisfy 1 <= first <= last (got {self.weeks})")
-            if self.measure == "day":
-                raise ValueError("p_value compares weeks: measure end_of_week or weekly_mean")
         if q == "proportion":
             need("event")
             if (self.event == "nrs_responder") != (self.week is not None):

@@ -47,7 +47,14 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-__all__ = ["PDParameters", "check_pd", "pd_parameter_table", "resolve_pd"]
+__all__ = [
+    "HYPOTHESIS_PD",
+    "LASTING_EFFECTS",
+    "PDParameters",
+    "check_pd",
+    "pd_parameter_table",
+    "resolve_pd",
+]
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,12 @@ class PDParameters:
     # (the default: all delay sits in Dahan's slow compartment, so the model *is* Dahan's);
     # > 0 adds a genuine turnover lag (L).
     sensitization_half_life_days: float = 0.0
+    # sustained_blockade hypothesis (MODEL.md §5; switches.lasting_effect): memory grows while the
+    # slow effect site is at or above the threshold and recovers with Dahan's slow turnover.
+    blockade_threshold_ng_ml: float = 1.0  # L, calibrated (HYPOTHESIS_PD)
+    blockade_m50_h: float = 48.0  # L, calibrated: memory (h of blockade) for half the drive
+    blockade_gamma: float = 1.0  # L, calibrated
+    blockade_recovery_half_life_days: float = 10.9  # Dahan 2011: slow-compartment t1/2 (H)
 
     # -- placebo and expectancy (MODEL.md §3.3) -----------------------------------------------
     placebo_responder_probability: float = 0.23  # Dahan 2011: 23 ± 9% placebo responders (H)
@@ -190,6 +203,19 @@ _NON_NEGATIVE = (
 )
 
 
+#: the named lasting-effect hypotheses (MODEL.md §5)
+LASTING_EFFECTS = ("dahan", "sustained_blockade", "delayed_peak")
+
+#: PD parameters each hypothesis brings (under any ``pd:`` override of the scenario). The values
+#: are calibrated (L) jointly to MODEL.md §4 (Sigtermans 2009, Dahan 2011) and §4b (Noppers 2010);
+#: ``tests/validation/test_lasting_hypotheses.py`` prints each hypothesis' fit.
+HYPOTHESIS_PD: dict[str, dict[str, Any]] = {
+    "dahan": {},
+    "sustained_blockade": {},
+    "delayed_peak": {},
+}
+
+
 def check_pd(p: PDParameters) -> list[str]:
     """Problems with a parameter set, one ``name: message`` string each (empty if valid)."""
     bad = []
@@ -219,8 +245,15 @@ def check_pd(p: PDParameters) -> list[str]:
     return bad
 
 
-def resolve_pd(overrides: dict[str, Any] | None = None) -> PDParameters:
-    """Defaults with scenario overrides applied.
+def resolve_pd(
+    overrides: dict[str, Any] | None = None, lasting_effect: str = "dahan"
+) -> PDParameters:
+    """Defaults, then the lasting-effect hypothesis' parameters, then scenario overrides.
+
+    Parameters
+    ----------
+    overrides : the scenario's ``pd:`` section (name -> value).
+    lasting_effect : one of :data:`LASTING_EFFECTS` (``switches.lasting_effect``).
 
     Raises
     ------
@@ -228,7 +261,7 @@ def resolve_pd(overrides: dict[str, Any] | None = None) -> PDParameters:
         If a name is unknown or a value is out of range (one ``name: message`` line each).
     """
     try:
-        p = replace(PDParameters(), **(overrides or {}))
+        p = replace(PDParameters(), **{**HYPOTHESIS_PD[lasting_effect], **(overrides or {})})
     except TypeError as err:
         raise ValueError(str(err)) from None
     bad = check_pd(p)

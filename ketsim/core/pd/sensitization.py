@@ -15,6 +15,24 @@ so that pain from sensitization is ``baseline · (1 − s + S)``. With the defau
 responders; a finite half-life adds a genuine lag (switch, L). Repeated courses act on the current
 state through the residual slow-compartment concentration, and relapse follows its decline.
 
+Which mechanism carries the lasting effect is not settled (MODEL.md §5), so it is a named
+hypothesis (``switches.lasting_effect``), each with its own calibrated parameters
+(:data:`HYPOTHESIS_PD`):
+
+* ``dahan`` — the drive is Dahan's sigmoid of the slow compartment (above), the state follows it
+  at once;
+* ``sustained_blockade`` — desensitization needs *sustained* NMDA blockade: a memory ``M`` (hours
+  of blockade) grows only while the slow effect-site concentration is above a threshold θ and
+  otherwise recovers with Dahan's slow turnover (t½ 10.9 d)::
+
+      dM/dt = 1[Ce_slow ≥ θ] − k_slow · M,     D = M^γb / (M50^γb + M^γb)
+
+  so a short infusion, whose slow compartment never reaches θ, leaves nothing behind however
+  high its peak, while a long one keeps accumulating for as long as the compartment stays up;
+* ``delayed_peak`` — Dahan's drive with a finite sensitization turnover, so that the state lags
+  the drive and a few-hour infusion peaks days after it ends (Orhurhu 2019: maximum effect
+  48 h to 2 weeks after the infusion).
+
 Between grid points the drive is interpolated linearly (first-order hold) and the linear ODE is
 propagated exactly, so that the only error against a continuous ODE solution is that of the
 interpolated drive (tested against ``scipy.integrate.solve_ivp`` at rtol 1e-10).
@@ -26,9 +44,13 @@ import numpy as np
 from scipy import special
 
 from ketsim.core.pd.acute import sigmoid_emax
-from ketsim.core.pd.parameters import PDParameters
+from ketsim.core.pd.parameters import HYPOTHESIS_PD, LASTING_EFFECTS, PDParameters
 
 __all__ = [
+    "HYPOTHESIS_PD",
+    "LASTING_EFFECTS",
+    "blockade_drive",
+    "blockade_step",
     "desensitizing_drive",
     "ketamine_responders",
     "sensitization_step",
@@ -91,3 +113,55 @@ def sensitization_step(
     # (1 − e)/x via expm1 keeps precision for small x.
     g = -np.expm1(-x) / x if x > 0 else 1.0
     return e * s0 + (1.0 - e) * f0 + (f1 - f0) * (1.0 - g)
+
+
+def blockade_step(
+    m0: np.ndarray,
+    c0: np.ndarray,
+    c1: np.ndarray,
+    threshold: float,
+    dt_h: float,
+    k_per_h: float,
+) -> np.ndarray:
+    """Blockade memory after ``dt`` hours: ``dM/dt = 1[c(t) ≥ θ] − k M``, ``c`` linear c0 → c1.
+
+    With ``c`` linear over the interval the time it spends at or above θ is one sub-interval,
+    found exactly, and on each piece the linear ODE has a closed form, so the step is exact for
+    the interpolated concentration (as the drive of :func:`sensitization_step` is).
+
+    Parameters
+    ----------
+    m0 : memories at the start (h of blockade).
+    c0, c1 : slow effect-site concentrations at the start and end (ng/mL).
+    threshold : θ (ng/mL, > 0).
+    dt_h : the interval (h).
+    k_per_h : recovery rate (1/h, > 0).
+
+    Returns
+    -------
+    np.ndarray
+        The memories at the end of the interval.
+    """
+    m0 = np.asarray(m0, dtype=float)
+    if dt_h <= 0:
+        return m0.copy()
+    c0 = np.asarray(c0, dtype=float)
+    c1 = np.asarray(c1, dtype=float)
+    above0, above1 = c0 >= threshold, c1 >= threshold
+    # crossing time (fraction of the interval) where c passes θ; only used where it does
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.clip((threshold - c0) / (c1 - c0), 0.0, 1.0)
+    # the piece above θ: [a, b] in fractions of the interval
+    a = np.where(above0, 0.0, np.where(above1, x, 1.0))
+    b = np.where(above0, np.where(above1, 1.0, x), 1.0)
+    on = (b - a) * dt_h  # hours at or above θ, ending (1 − b)·dt before the end
+    after = (1.0 - b) * dt_h
+    # M(end) = M0 e^{−k dt} + (1 − e^{−k on}) / k · e^{−k after}
+    return m0 * np.exp(-k_per_h * dt_h) + (-np.expm1(-k_per_h * on)) / k_per_h * np.exp(
+        -k_per_h * after
+    )
+
+
+def blockade_drive(memory: np.ndarray, m50_h: float, gamma: float) -> np.ndarray:
+    """The desensitizing drive of the ``sustained_blockade`` hypothesis, in [0, 1)."""
+    return sigmoid_emax(memory, m50_h, gamma)
