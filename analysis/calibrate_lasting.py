@@ -27,9 +27,9 @@ GRIDS = {
         "slow_gamma": [0.5, 1.0, 2.0],
     },
     "sustained_blockade": {
-        "blockade_threshold_ng_ml": [0.5, 1.0, 2.0, 4.0],
-        "blockade_m50_h": [24.0, 100.0, 300.0],
-        "blockade_gamma": [1.0, 2.0],
+        "blockade_threshold_ng_ml": [30.0, 60.0, 100.0],
+        "blockade_m50_h": [0.5, 1.0, 2.0],
+        "blockade_gamma": [2.0, 4.0, 6.0],
     },
 }
 
@@ -48,6 +48,8 @@ def score(ft) -> float:
         elif "NRS" in t:
             centre = 2.68 if "ketamine" in t else 5.45
             total += ((abs(row.simulated - centre) - 1.0) / 0.5) ** 2
+        elif t.startswith("relief during"):
+            total += ((abs(row.simulated - 0.50) - 0.15) / 0.05) ** 2
         elif "significant" in t:
             total += ((0.5 - row.simulated) / 0.05) ** 2
         else:  # week-12 median p outside 0.01-0.35

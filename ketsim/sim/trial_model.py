@@ -70,7 +70,7 @@ from ketsim.sim.trial_rules import (
     unblinded_belief,
     weekly_dropouts,
 )
-from ketsim.sim.trial_schedule import compile_trial_schedule
+from ketsim.sim.trial_schedule import FAST_RESOLUTION_H, compile_trial_schedule
 from ketsim.sim.trial_tables import AE_EVENTS, TrialResult, build_tables
 
 __all__ = ["TrialModel"]
@@ -165,7 +165,10 @@ class TrialModel(mesa.Model):
 
         # -- schedules (one per timeline group) and the event grid -----------------------------
         self.racemic = plan.racemic
-        ts = compile_trial_schedule(plan.diary, tl, pop.weight_kg, self.group, self.racemic)
+        fine = FAST_RESOLUTION_H if plan.effects.lasting_effect == "sustained_blockade" else ()
+        ts = compile_trial_schedule(
+            plan.diary, tl, pop.weight_kg, self.group, self.racemic, fine
+        )
         self.routes, self.schedules, self.checks = ts.routes, ts.schedules, ts.checks
         self.sched_members = ts.sched_members
         self._update_members()
@@ -374,7 +377,7 @@ class TrialModel(mesa.Model):
             f0 = self._sens_target(y_prev)
             if self.plan.effects.lasting_effect == "sustained_blockade":
                 self.blockade_memory = blockade_memory_step(
-                    self.blockade_memory, y_prev["ce_slow"], self.y["ce_slow"], dt, prm
+                    self.blockade_memory, y_prev["ce_fast"], self.y["ce_fast"], dt, prm
                 )
             f1 = self._sens_target(self.y)
             self.tolerance, self.sens_state = tolerance_and_sensitization_step(

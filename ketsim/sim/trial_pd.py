@@ -56,14 +56,14 @@ def sensitization_target(
 
 
 def blockade_memory_step(
-    memory: np.ndarray, ce_slow0: np.ndarray, ce_slow1: np.ndarray, dt: float, params: PDParameters
+    memory: np.ndarray, ce_fast0: np.ndarray, ce_fast1: np.ndarray, dt: float, params: PDParameters
 ) -> np.ndarray:
-    """The ``sustained_blockade`` memory after ``dt`` hours (exact for linear ``ce_slow``).
+    """The ``sustained_blockade`` memory after ``dt`` hours (exact for linear ``ce_fast``).
 
     Parameters
     ----------
     memory : memories at the start (h of blockade).
-    ce_slow0, ce_slow1 : slow effect-site S-ketamine at the start and end (ng/mL).
+    ce_fast0, ce_fast1 : fast effect-site S-ketamine at the start and end (ng/mL).
     dt : the interval (h).
     params : PD parameters (threshold and recovery half-life).
 
@@ -74,7 +74,7 @@ def blockade_memory_step(
     """
     k = np.log(2.0) / (24.0 * params.blockade_recovery_half_life_days)
     return sensitization.blockade_step(
-        memory, ce_slow0, ce_slow1, params.blockade_threshold_ng_ml, dt, k
+        memory, ce_fast0, ce_fast1, params.blockade_threshold_ng_ml, dt, k
     )
 
 

@@ -52,8 +52,21 @@ class TrialSchedule:
     plan_row: list[np.ndarray]
 
 
+#: extra grid points (h) after every infusion start and stop, dose and titration check when a
+#: rule reads the fast effect site between events (the sustained-blockade hypothesis): the fast
+#: effect site (t½ke0 8 min) moves most in the first two hours after a change, and the rule's
+#: linear interpolation between grid points is then within minutes of the true crossing times
+#: (``tests/sim/test_fast_grid.py`` checks convergence against a 5-min grid)
+FAST_RESOLUTION_H = (1 / 12, 1 / 6, 1 / 4, 1 / 3, 1 / 2, 2 / 3, 1.0, 4 / 3, 2.0)
+
+
 def compile_trial_schedule(
-    diary: DiaryHours, tl: Timeline, weight_kg: np.ndarray, group: np.ndarray, racemic: bool
+    diary: DiaryHours,
+    tl: Timeline,
+    weight_kg: np.ndarray,
+    group: np.ndarray,
+    racemic: bool,
+    fast_resolution: tuple[float, ...] = (),
 ) -> TrialSchedule:
     """Compile every group's schedule and the event grid of a batch.
 
@@ -64,6 +77,8 @@ def compile_trial_schedule(
     weight_kg : (P,) body weights (weight-based doses).
     group : (P,) timeline group of each patient (EERW: every group is compiled for everyone).
     racemic : the drug is the racemate (schedules are per enantiomer, half the dose).
+    fast_resolution : offsets (h) of extra grid points after every change of dosing
+        (:data:`FAST_RESOLUTION_H`; empty: none).
 
     Returns
     -------
@@ -110,6 +125,11 @@ def compile_trial_schedule(
         c = set(check_times(sch, tr.start_hour))
         checks.append(c)
         pts.update(c)
+        if fast_resolution:
+            changes = {*sch.plan.times.tolist(), *sch.bolus_times, *c}
+            for a, b in sch.infusion_windows:
+                changes.update((a, b))
+            pts.update(t + d for t in changes for d in fast_resolution)
     t_end = float(diary_times[-1])
     times = np.array(sorted(t for t in pts if 0.0 <= t <= t_end))
     diary_index = {float(t): d for d, t in enumerate(diary_times)}

@@ -96,9 +96,9 @@ def _sens_course(hypothesis: str, hours: float, pd: dict | None = None) -> tuple
 
 
 def test_sustained_blockade_leaves_nothing_after_a_short_infusion_but_does_after_a_long_one():
-    # with a threshold above what a 1-h infusion brings the slow compartment to, the 1-h course
+    # with a threshold above the peak a 1-h infusion brings the fast effect site to, the 1-h course
     # has no lasting effect at all, whatever its peak; the 30-h course has one
-    pd = {"blockade_threshold_ng_ml": 2.0, "blockade_m50_h": 50.0}
+    pd = {"blockade_threshold_ng_ml": 150.0, "blockade_m50_h": 3.0, "blockade_gamma": 4.0}
     short = _sens_course("sustained_blockade", 1.0, pd)
     long_ = _sens_course("sustained_blockade", 30.0, pd)
     day = 7  # five days or more after either infusion: acute effects long gone

@@ -88,10 +88,11 @@ class PDParameters:
     # > 0 adds a genuine turnover lag (L).
     sensitization_half_life_days: float = 0.0
     # sustained_blockade hypothesis (MODEL.md §5; switches.lasting_effect): memory grows while the
-    # slow effect site is at or above the threshold and recovers with Dahan's slow turnover.
-    blockade_threshold_ng_ml: float = 1.0  # L, calibrated (HYPOTHESIS_PD)
-    blockade_m50_h: float = 48.0  # L, calibrated: memory (h of blockade) for half the drive
-    blockade_gamma: float = 1.0  # L, calibrated
+    # fast effect site is at or above the threshold and recovers with Dahan's slow turnover.
+    # The values here are placeholders overridden by HYPOTHESIS_PD, where they are calibrated.
+    blockade_threshold_ng_ml: float = 50.0  # L, calibrated (HYPOTHESIS_PD)
+    blockade_m50_h: float = 1.0  # L, calibrated: memory (h of blockade) for half the drive
+    blockade_gamma: float = 4.0  # L, calibrated
     blockade_recovery_half_life_days: float = 10.9  # Dahan 2011: slow-compartment t1/2 (H)
 
     # -- placebo and expectancy (MODEL.md §3.3) -----------------------------------------------

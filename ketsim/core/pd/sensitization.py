@@ -22,13 +22,16 @@ hypothesis (``switches.lasting_effect``), each with its own calibrated parameter
 * ``dahan`` — the drive is Dahan's sigmoid of the slow compartment (above), the state follows it
   at once;
 * ``sustained_blockade`` — desensitization needs *sustained* NMDA blockade: a memory ``M`` (hours
-  of blockade) grows only while the slow effect-site concentration is above a threshold θ and
-  otherwise recovers with Dahan's slow turnover (t½ 10.9 d)::
+  of blockade) grows only while the fast effect-site S-ketamine concentration is at or above a
+  threshold θ and otherwise recovers with Dahan's slow turnover (t½ 10.9 d)::
 
-      dM/dt = 1[Ce_slow ≥ θ] − k_slow · M,     D = M^γb / (M50^γb + M^γb)
+      dM/dt = 1[Ce_fast ≥ θ] − k_slow · M,     D = M^γb / (M50^γb + M^γb)
 
-  so a short infusion, whose slow compartment never reaches θ, leaves nothing behind however
-  high its peak, while a long one keeps accumulating for as long as the compartment stays up;
+  so the lasting effect counts hours of blockade, not drug amount: a steep γb makes the first
+  hour or so leave little behind and a few hours leave nearly the full effect (Noppers 2010:
+  ID50 1.7 h), while the memory of a multi-day course still takes months to fall below M50. The
+  trial grid gains points in the two hours after every dosing change
+  (:data:`ketsim.sim.trial_schedule.FAST_RESOLUTION_H`) so that the crossings of θ are resolved;
 * ``delayed_peak`` — Dahan's drive with a finite sensitization turnover, so that the state lags
   the drive and a few-hour infusion peaks days after it ends (Orhurhu 2019: maximum effect
   48 h to 2 weeks after the infusion).
@@ -132,7 +135,7 @@ def blockade_step(
     Parameters
     ----------
     m0 : memories at the start (h of blockade).
-    c0, c1 : slow effect-site concentrations at the start and end (ng/mL).
+    c0, c1 : effect-site concentrations at the start and end (ng/mL).
     threshold : θ (ng/mL, > 0).
     dt_h : the interval (h).
     k_per_h : recovery rate (1/h, > 0).
@@ -149,7 +152,7 @@ def blockade_step(
     c1 = np.asarray(c1, dtype=float)
     above0, above1 = c0 >= threshold, c1 >= threshold
     # crossing time (fraction of the interval) where c passes θ; only used where it does
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         x = np.clip((threshold - c0) / (c1 - c0), 0.0, 1.0)
     # the piece above θ: [a, b] in fractions of the interval
     a = np.where(above0, 0.0, np.where(above1, x, 1.0))
