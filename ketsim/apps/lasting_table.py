@@ -204,8 +204,9 @@ def relief_during_infusion(
 ) -> tuple[float, float]:
     """Mean relief (1 − pain / baseline) 1.5 h into a 2-h 0.25 mg/kg/h infusion (0.5 mg/kg).
 
-    The diary is moved to 1.5 h after the start so that the first entry after baseline (day 1) falls inside the infusion;
-    the expected (noise-free) NRS is used, so the MC SE is that of the patients' mean.
+    The diary is moved to 1.5 h after the start so that the first entry after baseline (day 1)
+    falls inside the infusion; the expected (noise-free) NRS is used, so the MC SE is that of the
+    patients' mean.
 
     Returns
     -------
