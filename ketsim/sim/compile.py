@@ -259,7 +259,8 @@ def compile_trial(scenario: Scenario) -> TrialPlan:
     sc = scenario
     if not sc.arms:
         raise ValueError(f"scenario '{sc.name}' has no 'arms': nothing to simulate")
-    pd = resolve_pd(sc.pd)  # before the timeline, as the model always resolved them
+    # before the timeline, as the model always resolved them; the indication sets its PD defaults
+    pd = resolve_pd(sc.pd, sc.population.indication)
     tl = compile_timeline(sc)
     tr, sw, rs = sc.trial, sc.switches, sc.design.randomisation
     weeks = sc.design.diary_weeks
