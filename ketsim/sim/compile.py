@@ -261,9 +261,8 @@ def compile_trial(scenario: Scenario) -> TrialPlan:
     sc = scenario
     if not sc.arms:
         raise ValueError(f"scenario '{sc.name}' has no 'arms': nothing to simulate")
-    # before the timeline, as the model always resolved them; the lasting-effect hypothesis
-    # brings its own calibrated parameters, under the scenario's overrides
-    pd = resolve_pd(sc.pd, sc.switches.lasting_effect)
+    # the hypothesis and the indication bring their calibrated PD defaults, under sc.pd
+    pd = resolve_pd(sc.pd, sc.switches.lasting_effect, sc.population.indication)
     tl = compile_timeline(sc)
     tr, sw, rs = sc.trial, sc.switches, sc.design.randomisation
     weeks = sc.design.diary_weeks

@@ -25,7 +25,7 @@ import mesa
 import numpy as np
 
 from ketsim.config.scenario import Scenario
-from ketsim.core.pd import adverse
+from ketsim.core.pd import adverse, placebo
 from ketsim.core.resources import check_memory
 from ketsim.sim.agents import PatientAgent
 from ketsim.sim.compile import compile_trial
@@ -158,6 +158,8 @@ class TrialModel(mesa.Model):
         # -- belief of being on drug and the treatment: set when a patient enters a segment ------
         self.blinded_prior = blinded_prior(tl, list(plan.arm_treatments))
         self.belief = np.zeros(n)
+        self.expectancy = np.zeros(n)  # follows belief through a lag (placebo.expectancy_step)
+        self.placebo_hold = np.zeros(n)  # duration of the segment's first administration
         self.drug = np.zeros(n, bool)
         self.active_placebo = np.zeros(n, bool)
         self.seg = np.full(n, -1)
@@ -166,13 +168,12 @@ class TrialModel(mesa.Model):
         # -- schedules (one per timeline group) and the event grid -----------------------------
         self.racemic = plan.racemic
         fine = FAST_RESOLUTION_H if plan.effects.lasting_effect == "sustained_blockade" else ()
-        ts = compile_trial_schedule(
-            plan.diary, tl, pop.weight_kg, self.group, self.racemic, fine
-        )
+        ts = compile_trial_schedule(plan.diary, tl, pop.weight_kg, self.group, self.racemic, fine)
         self.routes, self.schedules, self.checks = ts.routes, ts.schedules, ts.checks
         self.sched_members = ts.sched_members
         self._update_members()
         self.n_seg, self.seg_entry, self.seg_first_dose = ts.n_seg, ts.seg_entry, ts.seg_first_dose
+        self.seg_first_hold = ts.seg_first_hold
         self.diary_times, self.diary_index = ts.diary_times, ts.diary_index
         self.times, self.plan_row = ts.times, ts.plan_row
         self.level = np.zeros(n)
@@ -276,8 +277,10 @@ class TrialModel(mesa.Model):
             self.drug[idx] = drug
             self.active_placebo[idx] = active_placebo
             self.belief[idx] = belief
+            self.expectancy[idx] = belief  # entering with the prior: no lag to relax
             self.seg[idx] = j
             self.first_dose[idx] = self.seg_first_dose[g][j]
+            self.placebo_hold[idx] = self.seg_first_hold[g][j]
             # a new period: effects are felt (and reported) afresh
             self.felt_psy[idx] = False
             self.felt_nothing_applied[idx] = False
@@ -346,10 +349,11 @@ class TrialModel(mesa.Model):
             self.pop.sensitization,
             self.sens_state,
             self.placebo_responder,
-            self.belief,
+            self.expectancy,
             t - self.first_dose,
             self.params,
             self.plan.effects,
+            self.placebo_hold,
         )
 
     def _leave(self, mask: np.ndarray, t: float, reason: str) -> None:
@@ -384,6 +388,8 @@ class TrialModel(mesa.Model):
                 self.tolerance, self.sens_state, y_prev["ce_fast"], f0, f1, dt, prm
             )
             self.cv_max = cardiovascular_maxima(self.cv_max, self.y["cp"], prm)
+            # beliefs change only at events: the lag is exact over the step
+            self.expectancy = placebo.expectancy_step(self.expectancy, self.belief, dt, prm)
         self.time_h = t
         if self.timeline.type == "enrichment" and t == self.timeline.randomised_start_h:
             self._randomise_withdrawal(t)

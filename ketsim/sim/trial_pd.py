@@ -127,10 +127,11 @@ def expected_pain(
     set_point: np.ndarray,
     sens_state: np.ndarray,
     placebo_responder: np.ndarray,
-    belief: np.ndarray,
+    expectancy: np.ndarray,
     since_first_dose: np.ndarray,
     params: PDParameters,
     switches: EffectSwitches,
+    placebo_hold_h: np.ndarray | float = 0.0,
 ) -> np.ndarray:
     """Expected pain (NRS scale) of every patient from the current state.
 
@@ -140,10 +141,12 @@ def expected_pain(
     baseline_pain : baseline pain.
     set_point, sens_state : sensitization before treatment and now.
     placebo_responder : placebo responders.
-    belief : belief of being on drug.
+    expectancy : expectancy of relief (follows the belief of being on drug through a lag).
     since_first_dose : hours since the first dose of the current segment.
     params : PD parameters.
     switches : the PD switches (norketamine and R-ketamine analgesia).
+    placebo_hold_h : hours the placebo response holds after the first dose (the first
+        administration's duration).
 
     Returns
     -------
@@ -159,6 +162,8 @@ def expected_pain(
         params=params,
     )
     a = acute.acute_relief(c_eq, params)
-    plc = placebo.placebo_relief(placebo_responder, belief, since_first_dose, params)
+    plc = placebo.placebo_relief(
+        placebo_responder, expectancy, since_first_dose, params, placebo_hold_h
+    )
     b = baseline_pain
     return b * (1.0 - set_point + sens_state) * (1.0 - a) * (1.0 - plc)

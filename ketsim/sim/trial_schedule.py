@@ -31,6 +31,9 @@ class TrialSchedule:
     seg_entry : per group, segment start time (h) -> segment index.
     seg_first_dose : per group and segment, the time (h) of its first dose (its start without
         doses).
+    seg_first_hold : per group and segment, the duration (h) of its first administration (the
+        longest of those starting with the first dose; 0 for instant doses): the placebo response
+        holds over it (:func:`ketsim.core.pd.placebo.placebo_fade`).
     diary_times : (days,) time (h) of each trial diary entry.
     checks : per group, the times (h) of its staff checks.
     times : the event grid (h), ascending, from 0 to the last diary time.
@@ -45,6 +48,7 @@ class TrialSchedule:
     n_seg: int
     seg_entry: list[dict[float, int]]
     seg_first_dose: list[list[float]]
+    seg_first_hold: list[list[float]]
     diary_times: np.ndarray
     checks: list[set[float]]
     times: np.ndarray
@@ -102,13 +106,16 @@ def compile_trial_schedule(
     ]
     n_seg = max(len(g.segments) for g in tl.groups)
     seg_entry = [{float(sg.start_h): j for j, sg in enumerate(g.segments)} for g in tl.groups]
-    seg_first_dose = []
+    seg_first_dose, seg_first_hold = [], []
     for g in tl.groups:
-        fd = []
+        fd, hold = [], []
         for sg in g.segments:
-            starts = [t for r in sg.regimens for t in r.start_times()]
-            fd.append(min(starts) if starts else sg.start_h)
+            adm = [(t, r.duration or 0.0) for r in sg.regimens for t in r.start_times()]
+            t0 = min(t for t, _ in adm) if adm else sg.start_h
+            fd.append(t0)
+            hold.append(max((d for t, d in adm if t == t0), default=0.0))
         seg_first_dose.append(fd)
+        seg_first_hold.append(hold)
     tr = diary
     first_diary = (tr.diary_hour - tr.start_hour) % 24.0
     n_days = 7 * tl.weeks
@@ -141,6 +148,7 @@ def compile_trial_schedule(
         n_seg,
         seg_entry,
         seg_first_dose,
+        seg_first_hold,
         diary_times,
         checks,
         times,

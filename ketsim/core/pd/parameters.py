@@ -49,6 +49,7 @@ from typing import Any
 
 __all__ = [
     "HYPOTHESIS_PD",
+    "INDICATION_PD",
     "LASTING_EFFECTS",
     "PDParameters",
     "check_pd",
@@ -99,13 +100,24 @@ class PDParameters:
     placebo_responder_probability: float = 0.23  # Dahan 2011: 23 ± 9% placebo responders (H)
     placebo_loading_expectancy: float = 0.5  # L: prior expectancy raises the chance
     # Relief fraction of a placebo responder at belief 0.5 (blinded, 1:1); calibrated (L) to the
-    # Sigtermans 2009 placebo-arm week-1 NRS 5.45.
+    # Sigtermans 2009 placebo-arm week-1 NRS 5.45 (insensitive: the 0.95 cap and the fade).
     placebo_relief: float = 0.8
     # Relief of a placebo non-responder at belief 0.5 (L): non-specific response; calibrated with
-    # placebo_relief to the Sigtermans 2009 placebo week 1 (a mean placebo change of the size
-    # Frisaldi 2023 reports, -1.54 NRS, in neuropathic pain).
-    placebo_relief_nonresponder: float = 0.1
-    placebo_half_life_days: float = 42.0  # L; Mbizvo 2015 (fade within a week) as alternative
+    # placebo_relief to Sigtermans 2009 week 1 under the 2-day CRPS fade below (0.25: the
+    # minimax of the end-of-week-1 and week-1-mean deviations of both arms; the 42-day fade had
+    # 0.1). About 25% of a baseline NRS ~6.5 is the mean placebo change Frisaldi 2023 reports,
+    # -1.54 NRS, in neuropathic pain.
+    placebo_relief_nonresponder: float = 0.25
+    # Fade of the placebo response after the first administration of a treatment period
+    # (MODEL.md §3.3, §5). Default = long-standing CRPS: Mbizvo 2015 (H for the finding) found a
+    # placebo response 15-30 min after the intervention and none at 1 week; half-life 2 days
+    # (value L) leaves 9% a week after it. Other indications: INDICATION_PD below.
+    placebo_half_life_days: float = 2.0
+    # Expectancy follows the belief of being on drug through a first-order lag (L): a belief
+    # update (unblinding at a check, "felt nothing" at the infusion stop) moves pain smoothly,
+    # and the expectancy raised by feeling the drug builds up over hours, after the drug's
+    # acute effect (t1/2ke0 ~8 min, Olofsen 2022) has gone.
+    expectancy_half_life_h: float = 6.0
     # Belief of being on drug: the placebo effect scales with belief / 0.5, so open label (belief
     # 1) doubles it: Pollo 2001 (H) -34% vs -16% rescue analgesic, open vs blinded (ratio ~2).
     belief_reference: float = 0.5
@@ -246,23 +258,51 @@ def check_pd(p: PDParameters) -> list[str]:
     return bad
 
 
+#: indication (:data:`ketsim.config.indications.INDICATIONS`) -> PD defaults that differ from the
+#: CRPS-1 defaults above (a scenario's ``pd:`` overrides them in turn).
+INDICATION_PD: dict[str, dict[str, float]] = {
+    "crps1": {},
+    # No source for the placebo time course in fibromyalgia (L): as sustained as neuropathic pain.
+    "fibromyalgia": {"placebo_half_life_days": 42.0},
+    # Painful diabetic neuropathy: Frisaldi 2023 (H) reports a sustained mean placebo change of
+    # -1.54 NRS over trials lasting weeks to months; it gives no time scale (42 days: L).
+    "neuropathic": {"placebo_half_life_days": 42.0},
+}
+
+
 def resolve_pd(
-    overrides: dict[str, Any] | None = None, lasting_effect: str = "dahan"
+    overrides: dict[str, Any] | None = None,
+    lasting_effect: str = "dahan",
+    indication: str | None = None,
 ) -> PDParameters:
-    """Defaults, then the lasting-effect hypothesis' parameters, then scenario overrides.
+    """Defaults, then the hypothesis' and the indication's PD defaults, then ``overrides``.
 
     Parameters
     ----------
     overrides : the scenario's ``pd:`` section (name -> value).
-    lasting_effect : one of :data:`LASTING_EFFECTS` (``switches.lasting_effect``).
+    lasting_effect : one of :data:`LASTING_EFFECTS` (``switches.lasting_effect``); its calibrated
+        parameters come from :data:`HYPOTHESIS_PD`.
+    indication : the population's indication (None: the CRPS-1 defaults), :data:`INDICATION_PD`.
+
+    Returns
+    -------
+    PDParameters
+        The resolved parameters.
 
     Raises
     ------
     ValueError
         If a name is unknown or a value is out of range (one ``name: message`` line each).
     """
+    if indication is not None and indication not in INDICATION_PD:
+        raise ValueError(f"unknown indication {indication!r}")
+    values = {
+        **HYPOTHESIS_PD[lasting_effect],
+        **INDICATION_PD.get(indication or "crps1", {}),
+        **(overrides or {}),
+    }
     try:
-        p = replace(PDParameters(), **{**HYPOTHESIS_PD[lasting_effect], **(overrides or {})})
+        p = replace(PDParameters(), **values)
     except TypeError as err:
         raise ValueError(str(err)) from None
     bad = check_pd(p)
