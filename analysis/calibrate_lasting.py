@@ -21,15 +21,16 @@ import itertools
 from ketsim.apps.lasting_table import LASTING_TARGETS, fit_table
 
 GRIDS = {
-    "dahan": {"slow_gamma": [0.5, 1.0, 1.5, 2.0, 3.0], "slow_c50_cv": [0.3, 0.6]},
+    "dahan": {"slow_gamma": [0.5, 1.0, 2.0], "slow_c50_cv": [0.3, 0.6]},
     "delayed_peak": {
         "sensitization_half_life_days": [1.0, 3.0, 7.0],
         "slow_gamma": [0.5, 1.0, 2.0],
     },
     "sustained_blockade": {
-        "blockade_threshold_ng_ml": [30.0, 60.0, 100.0],
-        "blockade_m50_h": [0.5, 1.0, 2.0],
-        "blockade_gamma": [2.0, 4.0, 6.0],
+        # refined around the best point of a first pass over [30, 60, 100] x [0.5, 1, 2] x [2, 4, 6]
+        "blockade_threshold_ng_ml": [90.0, 110.0, 130.0],
+        "blockade_m50_h": [0.6, 0.75],
+        "blockade_gamma": [2.0, 3.0],
     },
 }
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ketsim.config.scenario import INFUSION_ROUTES, PopulationSpec, RegimenSpec, Scenario
-from ketsim.core.pd.parameters import PDParameters, resolve_pd
+from ketsim.core.pd.parameters import DEFAULT_LASTING_EFFECT, PDParameters, resolve_pd
 from ketsim.core.pk.model import PKSwitches
 from ketsim.core.units import Amount, Rate, infusion_rate_mg_per_h
 from ketsim.sim.design import Timeline, compile_timeline
@@ -157,7 +157,7 @@ class EffectSwitches:
     norketamine_analgesia: str
     r_ketamine_analgesia: str
     functional_unblinding: bool
-    lasting_effect: str = "dahan"
+    lasting_effect: str = DEFAULT_LASTING_EFFECT
 
 
 @dataclass(frozen=True)

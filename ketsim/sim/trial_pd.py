@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ketsim.core.pd import acute, adverse, placebo, sensitization
-from ketsim.core.pd.parameters import PDParameters
+from ketsim.core.pd.parameters import DEFAULT_LASTING_EFFECT, PDParameters
 from ketsim.sim.compile import EffectSwitches
 
 __all__ = [
@@ -25,7 +25,7 @@ def sensitization_target(
     ce_slow: np.ndarray,
     slow_c50: np.ndarray,
     params: PDParameters,
-    hypothesis: str = "dahan",
+    hypothesis: str = DEFAULT_LASTING_EFFECT,
     blockade_memory: np.ndarray | None = None,
 ) -> np.ndarray:
     """Drug-modulated sensitization target under the lasting-effect ``hypothesis``.

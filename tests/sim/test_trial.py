@@ -212,8 +212,11 @@ def test_second_course_16_days_later_injures_the_liver():
 def test_sensitization_turnover_lag_delays_relief():
     """A finite turnover half-life lags the lasting relief behind Dahan's slow compartment."""
     arms = [{"name": "k", "n": 50, "regimens": ["20 mg/h over 100h"]}]
-    base = _small(arms=arms, trial={"weeks": 8})
-    lag = _small(arms=arms, trial={"weeks": 8}, pd={"sensitization_half_life_days": 7.0})
+    sw = {"lasting_effect": "dahan"}
+    base = _small(arms=arms, trial={"weeks": 8}, switches=sw)
+    lag = _small(
+        arms=arms, trial={"weeks": 8}, switches=sw, pd={"sensitization_half_life_days": 7.0}
+    )
     day = lambda r, d: r.diary[r.diary.day == d]["expected_nrs"].mean()  # noqa: E731
     a, b = simulate_trial(base, seed=9), simulate_trial(lag, seed=9)
     assert day(b, 5) > day(a, 5)  # less relief at the end of the infusion

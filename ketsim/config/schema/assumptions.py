@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field
 
 from ketsim.config.schema.base import StrictModel
-from ketsim.core.pd.parameters import PDParameters, check_pd
+from ketsim.core.pd.parameters import DEFAULT_LASTING_EFFECT, PDParameters, check_pd
 
 __all__ = [
     "SwitchesSpec",
@@ -55,10 +55,11 @@ class SwitchesSpec(StrictModel):
         True, description="perceived drug effects update the belief of being on drug (L)"
     )
     lasting_effect: Literal["dahan", "sustained_blockade", "delayed_peak"] = Field(
-        "dahan",
+        DEFAULT_LASTING_EFFECT,
         description="mechanism of the lasting effect (MODEL.md §5): Dahan's slow compartment "
-        "(Dahan 2011), drive only while the slow effect site stays above a threshold, or a "
-        "finite sensitization turnover that delays the peak (Orhurhu 2019)",
+        "(Dahan 2011), drive only while the slow effect site stays above a threshold (default: "
+        "the only one that meets every calibration target), or a finite sensitization turnover "
+        "that delays the peak (Orhurhu 2019)",
     )
 
 
