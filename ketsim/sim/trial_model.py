@@ -125,8 +125,7 @@ class TrialModel(mesa.Model):
     def _setup(self) -> None:
         plan, prm = self.plan, self.params
         self.timeline = tl = plan.timeline
-        # every stream of the batch drawn from at setup (and EERW's re-randomisation), seeded
-        # in one call
+        # every stream of the batch drawn from at setup (and EERW's re-randomisation): one call
         self._streams = StreamBank(self.entropy, self.replicates, batch_stream_pairs(tl))
         enr = screen_and_allocate(plan.enrolment, tl, self._streams, prm)
         self.pop = pop = enr.pop
@@ -354,6 +353,7 @@ class TrialModel(mesa.Model):
             self.params,
             self.plan.effects,
             self.placebo_hold,
+            self.responder,
         )
 
     def _leave(self, mask: np.ndarray, t: float, reason: str) -> None:
@@ -485,6 +485,7 @@ class TrialModel(mesa.Model):
                     win.min_mg_h[pos],
                     win.step_mg_h[pos],
                     prm,
+                    win.rule.target_relief,
                 )
         stop = stopped_on_intolerable(intolerable, self.u.stop[live, ci], prm)
         if np.any(stop):

@@ -132,6 +132,7 @@ def expected_pain(
     params: PDParameters,
     switches: EffectSwitches,
     placebo_hold_h: np.ndarray | float = 0.0,
+    responder: np.ndarray | None = None,
 ) -> np.ndarray:
     """Expected pain (NRS scale) of every patient from the current state.
 
@@ -147,6 +148,7 @@ def expected_pain(
     switches : the PD switches (norketamine and R-ketamine analgesia).
     placebo_hold_h : hours the placebo response holds after the first dose (the first
         administration's duration).
+    responder : latent ketamine responders (None: all); non-responders' acute Emax is reduced.
 
     Returns
     -------
@@ -161,7 +163,7 @@ def expected_pain(
         r_ketamine=switches.r_ketamine_analgesia,
         params=params,
     )
-    a = acute.acute_relief(c_eq, params)
+    a = acute.acute_relief(c_eq, params, responder)
     plc = placebo.placebo_relief(
         placebo_responder, expectancy, since_first_dose, params, placebo_hold_h
     )

@@ -187,6 +187,7 @@ def titrated_level(
     min_mg_h: np.ndarray,
     step_mg_h: np.ndarray,
     params: PDParameters,
+    target_relief: float | None = None,
 ) -> np.ndarray:
     """Titrated infusion levels: a step up below the target relief, a step down if intolerable.
 
@@ -196,7 +197,8 @@ def titrated_level(
     pain, baseline_pain : expected pain now and at baseline.
     intolerable : intolerable psychotomimetic effects at this check.
     max_mg_h, min_mg_h, step_mg_h : the titration window's bounds and step per patient.
-    params : PD parameters (``titration_target_relief``).
+    params : PD parameters (``titration_target_relief``, used when the protocol states none).
+    target_relief : the protocol's target relief (``titration.target_relief``), or None.
 
     Returns
     -------
@@ -204,7 +206,8 @@ def titrated_level(
         The new levels.
     """
     relief = 1.0 - pain / baseline_pain
-    up = (relief < params.titration_target_relief) & ~intolerable
+    target = params.titration_target_relief if target_relief is None else target_relief
+    up = (relief < target) & ~intolerable
     up &= level < max_mg_h - 1e-12
     down = intolerable & (level > min_mg_h + 1e-12)
     new_lvl = np.where(up, np.minimum(level + step_mg_h, max_mg_h), level)

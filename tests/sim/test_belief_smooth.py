@@ -58,15 +58,15 @@ def test_belief_update_reaches_pain_within_hours():
 def tail():
     """Ketamine-arm relief at the stop, +1 h, +2 h and +10 h, with and without the acute effect.
 
-    The lasting (sensitization) effect is switched off (no ketamine responders), so the relief
-    is the acute drug effect and the expectancy (placebo) component.
+    The lasting (sensitization) effect is switched off (everyone a ketamine responder, so the
+    acute effect is whole, but a blockade threshold no concentration reaches), so the relief is
+    the acute drug effect and the expectancy (placebo) component.
     """
+    off = {"responder_probability": 1.0, "blockade_threshold_ng_ml": 1e6}
     out = {}
     for label, h in (("stop", 2.0), ("1h", 3.0), ("2h", 4.0), ("10h", 12.0)):
-        out[label] = _first_entry(START + h, responder_probability=0.0)[0].mean()
-        out[label + "_noacute"] = _first_entry(
-            START + h, responder_probability=0.0, acute_emax=0.0
-        )[0].mean()
+        out[label] = _first_entry(START + h, **off)[0].mean()
+        out[label + "_noacute"] = _first_entry(START + h, acute_emax=0.0, **off)[0].mean()
     print("\n" + "  ".join(f"{k} {v:.3f}" for k, v in out.items()))
     return out
 

@@ -158,9 +158,9 @@ class TitrationSpec(StrictModel):
     """Rule-based titration of an infusion (Sigtermans 2009; MODEL.md §3.5).
 
     The regimen's ``rate`` is the start rate. At every check (every ``day_interval`` by day,
-    ``night_interval`` by night) the rate steps up by ``step`` while relief is insufficient and
-    effects are tolerable, and down by ``step`` on intolerable effects, within [``min_rate``,
-    ``max_rate``].
+    ``night_interval`` by night) the rate steps up by ``step`` while relief is below
+    ``target_relief`` and effects are tolerable, and down by ``step`` on intolerable effects,
+    within [``min_rate``, ``max_rate``].
     """
 
     step: RateField = Field("1.2 µg/kg/min", description="step size (L: the start rate)")
@@ -170,6 +170,13 @@ class TitrationSpec(StrictModel):
     night_interval: HoursField = Field(8.0, description="check interval by night")
     day_start_hour: float = Field(6.0, ge=0, lt=24, description="clock hour day checks begin")
     night_start_hour: float = Field(22.0, ge=0, lt=24, description="clock hour night begins")
+    target_relief: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="the protocol's target: the rate steps up while relief from baseline is "
+        "below it (null: the pd parameter titration_target_relief, 0.9, L)",
+    )
 
     @field_validator("day_interval", "night_interval")
     @classmethod

@@ -52,7 +52,19 @@ def analgesic_concentration(
     return np.maximum(c, 0.0)
 
 
-def acute_relief(c_eq: np.ndarray, params: PDParameters | None = None) -> np.ndarray:
-    """Fraction of pain relieved acutely, ``Emax · C^γ/(C50^γ + C^γ)`` (Olofsen 2022 C50)."""
+def acute_relief(
+    c_eq: np.ndarray,
+    params: PDParameters | None = None,
+    responder: np.ndarray | None = None,
+) -> np.ndarray:
+    """Fraction of pain relieved acutely, ``Emax · C^γ/(C50^γ + C^γ)`` (Olofsen 2022 C50).
+
+    ``responder``: the latent ketamine-responder class of each patient (None: all responders).
+    A latent non-responder's Emax is ``acute_emax · acute_emax_nonresponder``, so no titrated
+    concentration makes a non-responder respond (issue 15: responsiveness that survives titration).
+    """
     p = params or PDParameters()
-    return p.acute_emax * sigmoid_emax(c_eq, p.acute_c50_ng_ml, p.acute_gamma)
+    emax = p.acute_emax
+    if responder is not None:
+        emax = np.where(responder, p.acute_emax, p.acute_emax * p.acute_emax_nonresponder)
+    return emax * sigmoid_emax(c_eq, p.acute_c50_ng_ml, p.acute_gamma)

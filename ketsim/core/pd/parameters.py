@@ -67,6 +67,12 @@ class PDParameters:
     acute_c50_ng_ml: float = 121.0  # Olofsen 2022: 0.51 nmol/mL antinociception (H)
     acute_gamma: float = 1.0  # L: Olofsen 2022's steepness not retrieved; 1 = hyperbolic
     acute_emax: float = 1.0  # L: full relief at saturating concentrations
+    # Share of acute_emax that latent ketamine non-responders get. Dahan 2011 (M for this
+    # reading): the 33% non-responder class of the mixture model shows no analgesic effect from
+    # ketamine, so titrating them to high concentrations cannot make them respond. Of the values
+    # {0, 0.25, 0.5, 1}, 0 also fits the §4b short-infusion relief target best (0.50; 0.25:
+    # 0.53, 1: 0.61 — README "Lasting-effect hypotheses"); other §4 targets do not move.
+    acute_emax_nonresponder: float = 0.0
     # Norketamine on acute analgesia, in S-ketamine-equivalent ng/mL per ng/mL of S-norketamine.
     # Antagonist (Olofsen 2012, H for the numbers): +1.5 cm VAS at 50 ng/mL S-NK against -3.8 cm
     # at 100 ng/mL S-K -> -(1.5/50)/(3.8/100) = -0.789. Conventional: +1/3 potency (M).
@@ -208,6 +214,7 @@ _PROBABILITIES = (
     "unblinding_down",
     "midazolam_belief_up",
     "titration_target_relief",
+    "acute_emax_nonresponder",
 )
 _NON_NEGATIVE = (
     "acute_gamma",
