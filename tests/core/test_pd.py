@@ -466,8 +466,8 @@ def test_placebo_relief_belief_scaling_and_cap():
     belief = np.array([0.5, 1.0, 0.25, 0.5, 1.0, 0.0])
     r = placebo.placebo_relief(resp, belief, t0)
     # responders 0.8 at belief 0.5; open label would double to 1.6 -> capped at 0.95
-    # non-responders 0.15 -> 0.3 (Pollo 2001 ratio 2); untreated open-label control (belief 0): 0
-    assert_allclose(r, [0.8, 0.95, 0.4, 0.15, 0.3, 0.0], rtol=1e-15)
+    # non-responders 0.25 -> 0.5 (Pollo 2001 ratio 2); untreated open-label control (belief 0): 0
+    assert_allclose(r, [0.8, 0.95, 0.4, 0.25, 0.5, 0.0], rtol=1e-15)
     assert r[0] > r[3]
     # below the cap the open-label relief is exactly twice the blinded one
     p = replace(P, placebo_relief=0.3)

@@ -14,6 +14,7 @@ from ketsim.apps.cli.engine_commands import (
     _cmd_sweep,
     _engine_args,
 )
+from ketsim.apps.cli.init_command import TEMPLATES, _cmd_init
 from ketsim.apps.cli.scenario_commands import (
     _cmd_pk,
     _cmd_schema,
@@ -28,6 +29,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ketsim", description="Virtual ketamine trials for chronic pain."
     )
     sub = p.add_subparsers(dest="command", required=True)
+
+    ini = sub.add_parser(
+        "init",
+        help="write a commented starting scenario for a common design",
+        epilog="examples:\n  ketsim init                      # list the templates\n"
+        "  ketsim init daily_sessions --out my_trial.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ini.add_argument("template", nargs="?", choices=list(TEMPLATES), metavar="TEMPLATE")
+    ini.add_argument("--out", help="file to write (default TEMPLATE.yaml)")
+    ini.add_argument("--force", action="store_true", help="overwrite an existing file")
+    ini.set_defaults(func=_cmd_init)
 
     sc = sub.add_parser("scenario", help="check or print a scenario file")
     scs = sc.add_subparsers(dest="action", required=True)

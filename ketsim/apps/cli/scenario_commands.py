@@ -76,8 +76,8 @@ def _cmd_show(args) -> int:
     return EXIT_OK
 
 
-def _cmd_schema(args) -> int:
-    """The scenario schema as JSON Schema (draft 2020-12, from the pydantic models)."""
+def scenario_json_schema() -> str:
+    """The scenario schema as JSON Schema text (draft 2020-12, from the pydantic models)."""
     import json
 
     from ketsim.config.scenario import SCHEMA_VERSION, Scenario
@@ -88,7 +88,12 @@ def _cmd_schema(args) -> int:
     schema.get("$defs", {}).get("PopulationSpec", {}).pop("required", None)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = f"ketsim scenario (schema v{SCHEMA_VERSION})"
-    text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def _cmd_schema(args) -> int:
+    """The scenario schema as JSON Schema (draft 2020-12, from the pydantic models)."""
+    text = scenario_json_schema()
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"wrote {args.out}")
