@@ -101,7 +101,7 @@ class PDParameters:
     # point, the chosen point checked at R = 400). The threshold sits just under the effect-site
     # plateau of the §4b 0.3 mg/kg/h infusions, so a 1-h infusion barely crosses it and a
     # 10-h one holds it for most of its length; the curve is steep in it (at 90 ng/mL
-    # P(lasting after a 1-h infusion) rises from 0.12 to ~0.45).
+    # P(lasting after a 1-h infusion) rises from ~0.15-0.2 to ~0.45).
     blockade_threshold_ng_ml: float = 110.0  # L, calibrated
     blockade_m50_h: float = 0.6  # L, calibrated: memory (h of blockade) for half the drive
     blockade_gamma: float = 3.0  # L, calibrated
