@@ -2,11 +2,12 @@
 
 The patients of each timeline group follow the group's compiled
 :class:`~ketsim.sim.regimen.ArmSchedule`: fixed rates and boluses from its plan plus the titrated
-level inside a titration window (:func:`interval_rates`, :func:`boluses_at`). An infusion course
+level inside a titration window (:func:`interval_rates`, :func:`boluses_at`). An infusion session
 starts when a patient's total rate leaves 0 and ends when it returns to 0
-(:func:`course_changes`); at its end the course's exposure may cause liver injury
-(:func:`liver_injury_at_course_end`), primed by the decaying exposure of earlier courses
-(:func:`decayed_priming`, :func:`primed_mass_after_course`).
+(:func:`course_changes`); sessions join into liver courses (:mod:`ketsim.sim.trial_adverse`), and
+at a course's end its exposure may cause liver injury (:func:`liver_injury_at_course_end`), primed
+by the decaying exposure of earlier courses (:func:`decayed_priming`,
+:func:`primed_mass_after_course`).
 """
 
 from __future__ import annotations
@@ -124,23 +125,27 @@ def boluses_at(
 
 
 def course_changes(rates: np.ndarray, prev_rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Infusion courses starting (total rate leaves 0) and ending (returns to 0) now."""
+    """Infusion sessions starting (total rate leaves 0) and ending (returns to 0) now."""
     on_now = rates.sum(axis=1) > 0
     on_before = prev_rates.sum(axis=1) > 0
     return on_now & ~on_before, on_before & ~on_now
 
 
 def decayed_priming(
-    mass: np.ndarray, since: np.ndarray, t: float, half_life_h: float
+    mass: np.ndarray, since: np.ndarray, t: float | np.ndarray, half_life_h: float
 ) -> np.ndarray:
     """The priming accumulator ``mass`` last updated at ``since``, decayed to ``t``."""
     return mass * 0.5 ** ((t - since) / half_life_h)
 
 
 def primed_mass_after_course(
-    mass: np.ndarray, since: np.ndarray, t: float, auc_course: np.ndarray, half_life_h: float
+    mass: np.ndarray,
+    since: np.ndarray,
+    t: float | np.ndarray,
+    auc_course: np.ndarray,
+    half_life_h: float,
 ) -> np.ndarray:
-    """The priming accumulator after a course ending at ``t`` (adds its relative exposure)."""
+    """The priming accumulator after courses ending at ``t`` (adds their relative exposure)."""
     decayed = decayed_priming(mass, since, t, half_life_h)
     return decayed + auc_course / adverse.REFERENCE_COURSE_AUC_NG_H_ML
 

@@ -38,15 +38,13 @@ from ketsim.sim.enrolment import (
     screen_and_allocate,
 )
 from ketsim.sim.patient_traits import draw_behaviour_uniforms, draw_patient_traits
+from ketsim.sim.trial_adverse import BackgroundExposure, LiverCourses, session_starts
 from ketsim.sim.trial_dosing import (
     MAX_COURSES,
     boluses_at,
     course_changes,
-    decayed_priming,
     group_members,
     interval_rates,
-    liver_injury_at_course_end,
-    primed_mass_after_course,
 )
 from ketsim.sim.trial_pd import (
     blockade_memory_step,
@@ -197,17 +195,12 @@ class TrialModel(mesa.Model):
         self.seg_checks = np.zeros(n, int)
         self.ae_seg = {k: np.zeros((n, self.n_seg), bool) for k in AE_EVENTS}
         self.intolerable_ever = np.zeros(n, bool)
-        self.liver = np.zeros(n, bool)
         self.discontinued_h = np.full(n, np.nan)
         self.dropout_h = np.full(n, np.nan)
         self.dropout_reason = np.full(n, "", dtype=object)
         self.end_rate = np.full(n, np.nan)
         self.auc_at_check = np.zeros(n)
-        self.course_start_auc = np.full(n, np.nan)
-        self.priming_at_start = np.zeros(n)
-        self.prime_mass = np.zeros(n)  # decaying sum of earlier courses' AUC / reference AUC
-        self.prime_t = np.zeros(n)  # time of the accumulator's last update
-        self.n_courses = np.zeros(n, int)
+        self.background = BackgroundExposure(n, prm)  # nocebo exposure: sessions, hours
         self.cv_max = {k: np.zeros(n) for k in ("cardiac_output_pct", "heart_rate_pct", "map_pct")}
         self.prev_rates = np.zeros((n, len(self.routes[0])))
         self.prev_nominal = np.zeros((n, len(self.routes[0])))
@@ -234,6 +227,8 @@ class TrialModel(mesa.Model):
         )
         self.check_count = np.zeros(n, int)
         self.nausea_lambda = adverse.nausea_hazard_per_auc(prm)
+        self.courses = LiverCourses(n, prm, self.u.liver)  # drug sessions joined into courses
+        self.liver = self.courses.injured
 
     # -- helpers -------------------------------------------------------------------------------
     def _update_members(self) -> None:
@@ -286,6 +281,7 @@ class TrialModel(mesa.Model):
             self.nausea[idx] = False
             self.vomiting[idx] = False
             self.seg_checks[idx] = 0
+            self.background.enter_segment(idx)
 
     def _randomise_withdrawal(self, t: float) -> None:
         """EERW: at the end of the run-in, randomise responders; the others leave the trial."""
@@ -390,6 +386,7 @@ class TrialModel(mesa.Model):
             self.cv_max = cardiovascular_maxima(self.cv_max, self.y["cp"], prm)
             # beliefs change only at events: the lag is exact over the step
             self.expectancy = placebo.expectancy_step(self.expectancy, self.belief, dt, prm)
+            self.background.accrue(dt, self.prev_nominal)
         self.time_h = t
         if self.timeline.type == "enrichment" and t == self.timeline.randomised_start_h:
             self._randomise_withdrawal(t)
@@ -424,12 +421,13 @@ class TrialModel(mesa.Model):
         y = self.y
         first = self.seg_checks[live] == 1
         quarter_r = self.racemic and sw.r_ketamine_analgesia == "quarter"
+        x_seg, dx = self.background.check(live)
         psy = psychotomimetic_effects(
             y["ce_fast"][live],
             y["ce_fast_r"][live] if quarter_r else None,
             self.tolerance[live],
             self.psy_threshold[live],
-            first,
+            x_seg,
             self.u.background[live, self.seg[live]],
             self.felt_psy[live],
             prm,
@@ -444,7 +442,7 @@ class TrialModel(mesa.Model):
         self.auc_at_check[live] = auc
         nz, vm = nausea_and_vomiting(
             d_auc,
-            first,
+            dx,
             self.u.nausea[live, ci],
             self.u.vomit[live],
             self.nausea[live],
@@ -524,68 +522,44 @@ class TrialModel(mesa.Model):
             self._log(mask, f"dropout_{reason}")
 
     def _set_inputs(self, k: int, t: float) -> None:
-        """PK inputs from event ``k`` at ``t`` on: rates and boluses after gating, courses."""
+        """PK inputs from event ``k`` at ``t`` on: rates and boluses after gating, sessions."""
         plan_rows = [int(r[k]) for r in self.plan_row]
         rates, self.level = interval_rates(
             self.schedules, self.members, self.pos, plan_rows, t, self.level, len(self.routes[0])
         )
         active = self.on_treatment & self.in_study
         rates *= active[:, None]
+        bol = boluses_at(self.schedules, self.members, self.pos, plan_rows, t, self.n)
+        nominal_bol = None if bol is None else bol * active[:, None]
+        # sessions as the (blinded) staff give them, saline included: background AE exposure
+        self.background.start(session_starts(rates, self.prev_nominal, nominal_bol))
         # the nominal rate is what the (blinded) staff set: placebo arms run saline at it
         changed = np.any(rates != self.prev_nominal, axis=1)
         if np.any(changed):
             self._log(changed, "rate_mg_h", rates.sum(axis=1))
         self.prev_nominal = rates.copy()
         rates *= self.drug[:, None]
-        # infusion courses, for liver injury: a course starts when the total rate leaves 0
+        # drug infusion sessions join into liver courses (:mod:`ketsim.sim.trial_adverse`)
         start, end = course_changes(rates, self.prev_rates)
-        self.course_start_auc[start] = self.y["auc"][start]
-        hl = self.params.liver_priming_half_life_days * 24.0
-        self.priming_at_start[start] = decayed_priming(
-            self.prime_mass[start], self.prime_t[start], t, hl
-        )
-        if np.any(end):
-            self._course_end(np.flatnonzero(end), t)
+        final = k == self.times.size - 1
+        ids, t_end, seg = self.courses.update(t, start, end, self.y["auc"], self.seg, final)
+        if ids.size:  # logged at the course's end, against that session's segment
+            self.events_log.append((ids, t_end, "ae_liver_injury", np.full(ids.size, np.nan)))
+            self.ae_seg["liver_injury"][ids, np.maximum(seg, 0)] = True
         self.prev_rates = rates
         if self.recorder is not None:
             self.recorder.infusions(t, rates)
-        bol = boluses_at(self.schedules, self.members, self.pos, plan_rows, t, self.n)
         rows = self.pk_rows
         pk_rates = rates if rows is None else rates[rows]
         pk_amounts = None
         if bol is not None:
-            amounts = bol * (active & self.drug)[:, None]
+            amounts = nominal_bol * self.drug[:, None]
             pk_amounts = amounts if rows is None else amounts[rows]
             self._log(amounts.sum(axis=1) > 0, "dose_mg", amounts.sum(axis=1))
             if self.recorder is not None:
                 self.recorder.boluses(t, amounts)
         for c in self.pk.values():
             c.set_inputs(pk_rates, pk_amounts)
-
-    def _course_end(self, ids: np.ndarray, t: float) -> None:
-        """Liver injury at the end of an infusion course (exposure from the exact AUC state).
-
-        Priming is an exponentially decaying sum of earlier courses' relative exposures, kept as
-        one accumulator per patient and read at the start of each course (vectorised).
-        """
-        prm = self.params
-        hl = prm.liver_priming_half_life_days * 24.0
-        auc_course = self.y["auc"][ids] - self.course_start_auc[ids]
-        hit = liver_injury_at_course_end(
-            auc_course,
-            self.priming_at_start[ids],
-            self.n_courses[ids],
-            self.u.liver[ids],
-            self.liver[ids],
-            prm,
-        )
-        self._ae(ids[hit], "liver_injury")
-        self.liver[ids[hit]] = True
-        self.prime_mass[ids] = primed_mass_after_course(
-            self.prime_mass[ids], self.prime_t[ids], t, auc_course, hl
-        )
-        self.prime_t[ids] = t
-        self.n_courses[ids] += 1
 
     # -- running -------------------------------------------------------------------------------
     def run_model(self) -> None:

@@ -68,7 +68,7 @@ def psychotomimetic_effects(
     ce_fast_r: np.ndarray | None,
     tolerance: np.ndarray,
     threshold: np.ndarray,
-    first: np.ndarray,
+    seg_exposure: np.ndarray,
     u_background: np.ndarray,
     felt_before: np.ndarray,
     params: PDParameters,
@@ -82,8 +82,10 @@ def psychotomimetic_effects(
         conventional potency (racemate, ``r_ketamine_analgesia == "quarter"``), else None.
     tolerance : tolerance states.
     threshold : each patient's intensity threshold of a felt effect.
-    first : the patient's first check of the segment (nocebo/background reports fire there).
-    u_background : the patient's background-report uniform of the current segment.
+    seg_exposure : background exposure of the patient's current segment so far (reference
+        units, :func:`ketsim.core.pd.adverse.background_exposure`).
+    u_background : the patient's background-report uniform of the current segment: a report
+        fires at the first check where it falls below P(report over the exposure so far).
     felt_before : effects already felt in the current segment.
     params : PD parameters.
 
@@ -96,8 +98,9 @@ def psychotomimetic_effects(
     if ce_fast_r is not None:
         ce = ce + params.r_conventional_potency * ce_fast_r
     inten = adverse.psychotomimetic_intensity(ce, tolerance, params)
-    # nocebo/background reports: fire at a patient's first check (Sigtermans placebo 18%)
-    bg = first & (u_background < params.psy_background)
+    # nocebo/background reports (Sigtermans placebo 18% over one 100-h infusion), scaled with the
+    # segment's exposure: one uniform against a rising probability is one time-to-report draw
+    bg = u_background < adverse.background_probability(params.psy_background, seg_exposure)
     felt = (inten > threshold) | bg
     intolerable = inten > threshold * params.psy_intolerable_factor
     new = felt & ~felt_before
@@ -106,7 +109,7 @@ def psychotomimetic_effects(
 
 def nausea_and_vomiting(
     d_auc: np.ndarray,
-    first: np.ndarray,
+    d_exposure: np.ndarray,
     u_nausea: np.ndarray,
     u_vomit: np.ndarray,
     had_nausea: np.ndarray,
@@ -118,7 +121,8 @@ def nausea_and_vomiting(
     Parameters
     ----------
     d_auc : S-ketamine AUC accrued since the patient's last check (ng·h/mL, >= 0).
-    first : the patient's first check of the segment (adds the background probability).
+    d_exposure : background exposure accrued since the patient's last check (reference units,
+        :func:`ketsim.core.pd.adverse.background_exposure`).
     u_nausea, u_vomit : the patient's uniforms of this check (nausea) and of vomiting.
     had_nausea : nausea already reported in the current segment.
     nausea_lambda : nausea hazard per unit AUC.
@@ -128,10 +132,10 @@ def nausea_and_vomiting(
     -------
     nausea, vomiting : boolean masks of the new events.
     """
-    # nausea: hazard on the S-ketamine AUC accrued since the last check + background
-    p_n = -np.expm1(-nausea_lambda * d_auc)
-    if np.any(first):
-        p_n = np.where(first, 1 - (1 - p_n) * (1 - params.nausea_background), p_n)
+    # nausea: hazard on the S-ketamine AUC accrued since the last check + background hazard on
+    # the exposure accrued since then (per-check uniforms: the hazards add up over checks)
+    h_bg = adverse.background_hazard(params.nausea_background, d_exposure)
+    p_n = -np.expm1(-(nausea_lambda * d_auc + h_bg))
     nz = (u_nausea < p_n) & ~had_nausea
     vm = nz & (u_vomit < params.vomiting_given_nausea)
     return nz, vm

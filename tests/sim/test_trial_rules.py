@@ -54,7 +54,7 @@ def test_psychotomimetic_new_only_once_per_segment():
         ce_fast_r=None,
         tolerance=np.zeros(n),
         threshold=np.full(n, 0.1),
-        first=np.zeros(n, bool),
+        seg_exposure=np.ones(n),
         u_background=np.ones(n),
         felt_before=np.array([False, False, True]),
         params=PRM,
@@ -66,7 +66,7 @@ def test_psychotomimetic_new_only_once_per_segment():
 def test_nausea_needs_exposure_and_is_reported_once():
     nz, vm = nausea_and_vomiting(
         d_auc=np.array([0.0, 1e6, 1e6]),
-        first=np.zeros(3, bool),
+        d_exposure=np.zeros(3),
         u_nausea=np.full(3, 0.5),
         u_vomit=np.zeros(3),
         had_nausea=np.array([False, False, True]),

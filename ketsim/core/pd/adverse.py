@@ -10,6 +10,9 @@ from ketsim.core.pd.parameters import PDParameters
 
 __all__ = [
     "REFERENCE_COURSE_AUC_NG_H_ML",
+    "background_exposure",
+    "background_hazard",
+    "background_probability",
     "cardiovascular",
     "liver_injury_probability",
     "nausea_hazard_per_auc",
@@ -51,6 +54,33 @@ def nausea_hazard_per_auc(params: PDParameters | None = None) -> float:
     """Hazard per ng·h/mL such that a reference course gives the reference nausea probability."""
     p = params or PDParameters()
     return -np.log1p(-p.nausea_reference_probability) / REFERENCE_COURSE_AUC_NG_H_ML
+
+
+def background_exposure(
+    n_sessions: np.ndarray | float, hours: np.ndarray | float, params: PDParameters | None = None
+) -> np.ndarray:
+    """Exposure to background (nocebo) reports in reference units: one 100-h session = 1.
+
+    x = s · n_sessions + (1 − s) · hours / T_ref, with s = ``ae_background_session_share`` (L)
+    and T_ref = ``ae_background_reference_hours`` (the Sigtermans 2009 100-h infusion).
+    """
+    p = params or PDParameters()
+    s = p.ae_background_session_share
+    return s * np.asarray(n_sessions, float) + (1.0 - s) * np.asarray(hours, float) / (
+        p.ae_background_reference_hours
+    )
+
+
+def background_hazard(reference_probability: float, exposure: np.ndarray | float) -> np.ndarray:
+    """Cumulative hazard −ln(1 − p_ref) · x of a background report over exposure ``x``."""
+    return -np.log1p(-reference_probability) * np.asarray(exposure, float)
+
+
+def background_probability(
+    reference_probability: float, exposure: np.ndarray | float
+) -> np.ndarray:
+    """P(background report) = 1 − (1 − p_ref)^x over exposure ``x`` (p_ref exactly at x = 1)."""
+    return -np.expm1(-background_hazard(reference_probability, exposure))
 
 
 def cardiovascular(cp: np.ndarray, params: PDParameters | None = None) -> dict[str, np.ndarray]:

@@ -147,7 +147,15 @@ class PDParameters:
     psy_threshold_median: float = 0.5
     psy_threshold_sd_log: float = 0.5
     psy_intolerable_factor: float = 1.8  # L: intolerable at 1.8x the perception threshold
-    psy_background: float = 0.18  # Sigtermans 2009: 18% on placebo (H)
+    # Background (nocebo) reports of psychotomimetic effects: 18% on placebo over one 100-h
+    # infusion (Sigtermans 2009, H). The background of any treatment scales with its exposure in
+    # reference units x = s * sessions + (1 - s) * hours / ae_background_reference_hours, and
+    # P = 1 - (1 - p_ref)^x, so one 100-h session reproduces p_ref exactly. The per-session share
+    # s is L: MODEL.md/PARAMETERS.md have no placebo AE rate of short saline infusions; 0.1 gives a
+    # 2-h saline infusion 2.3% (psychotomimetic) and a session the hazard of ~11 h of infusion.
+    psy_background: float = 0.18
+    ae_background_reference_hours: float = 100.0
+    ae_background_session_share: float = 0.1
     tolerance_max: float = 1.0  # L: full tolerance doubles the psychotomimetic C50
     tolerance_half_life_days: float = 1.5  # PARAMETERS.md §6: tolerance t1/2 ~1-2 days (L)
     # Stoker 2019 (M): psychotomimetic AEs 10.3% with vs 37.3% without depression: threshold
@@ -157,7 +165,8 @@ class PDParameters:
     benzodiazepine_threshold_factor: float = 1.5
     clonidine_threshold_factor: float = 1.3  # L
     # Nausea: P(nausea over a reference course) (L: the unverified 63%/47% of PARAMETERS.md §6),
-    # reference course = 100 h at 20 mg/h/70 kg; background on placebo (L).
+    # reference course = 100 h at 20 mg/h/70 kg; background on placebo over one 100-h infusion (L),
+    # scaled with exposure as psy_background.
     nausea_reference_probability: float = 0.63
     vomiting_given_nausea: float = 0.47 / 0.63
     nausea_background: float = 0.10
@@ -176,6 +185,12 @@ class PDParameters:
     liver_repeat_course_probability: float = 0.5
     liver_repeat_gap_days: float = 16.0
     liver_priming_half_life_days: float = 30.0
+    # Infusions (sessions) less than this many days apart (end to next start) form one liver
+    # course whose AUC adds up over its sessions (7 d: L). Daily 4-h infusions are one course, as
+    # Lee 2025 (PARAMETERS.md §6) saw no LFT abnormality in 52 CRPS patients on them (ten primed
+    # re-exposures would predict many); any gap below Noppers 2011's 16 days keeps its second
+    # 100-h course a re-exposure; 7 d also joins weekend breaks and weekly sessions into a course.
+    liver_course_gap_days: float = 7.0
 
     # -- titration and dropout (MODEL.md §3.5) -------------------------------------------------
     # Step up while relief from baseline is below this fraction (L).
@@ -201,6 +216,7 @@ _PROBABILITIES = (
     "responder_probability",
     "placebo_responder_probability",
     "psy_background",
+    "ae_background_session_share",
     "nausea_reference_probability",
     "vomiting_given_nausea",
     "nausea_background",
