@@ -12,6 +12,7 @@ import pandas as pd
 
 from ketsim.config.scenario import parse_scenario
 from ketsim.core.pd.indication_pd import NON_CRPS_LASTING_RESPONDER_PROBABILITY
+from ketsim.core.pd.progression import progressed_baseline
 from ketsim.sim.trial import simulate_trial
 from ketsim.sim.trial_model import TrialModel
 
@@ -110,3 +111,46 @@ def test_cancer_switch_is_ignored_outside_cancer():
     a = _week3_nrs("crps1", "none")
     b = _week3_nrs("crps1", "sensitization")
     assert np.array_equal(a.to_numpy(), b.to_numpy())
+
+
+def test_disease_progression_raises_untreated_pain_linearly():
+    """``pain_progression_per_week`` (L, default 0): expected pain is the stable-disease pain
+    times ``1 + r t / 168`` on the same patients (capped at NRS 10), whatever the arm."""
+    reg = [{"route": "iv_infusion", "rate": "0.3 mg/kg/h", "duration": "4 h"}]
+
+    def diary(rate: float) -> pd.DataFrame:
+        data = {
+            "name": "prog",
+            "drug": "S-ketamine",
+            "parameter_set": "noppers2011",
+            "population": {"indication": "cancer"},
+            "arms": [
+                {"name": "ketamine", "n": 10, "treatment": "ketamine", "regimens": reg},
+                {"name": "placebo", "n": 10, "treatment": "placebo", "regimens": reg},
+            ],
+            "trial": {"weeks": 3, "baseline_days": 2, "start_hour": 8, "diary_hour": 20},
+            "pd": {"pain_progression_per_week": rate},
+        }
+        d = simulate_trial(parse_scenario(data, "prog"), seed=2).diary
+        return d.set_index(["arm", "patient", "day"])["expected_nrs"]
+
+    stable, rising = diary(0.0), diary(0.05)
+    base = stable.xs(0, level="day")  # the baseline columns hold the untreated pain
+    days = stable.index.get_level_values("day").to_numpy()
+    t_h = 12.0 + 24.0 * (days - 1)  # diary at 20:00, treatment starts at 08:00 on day 1
+    factor = np.where(days >= 1, 1.0 + 0.05 * t_h / 168.0, 1.0)
+    b = base.reindex(stable.index.droplevel("day")).to_numpy()
+    ok = np.isfinite(stable.to_numpy()) & np.isfinite(rising.to_numpy()) & (b * factor < 10.0)
+    assert ok.sum() > 200
+    np.testing.assert_allclose(
+        rising.to_numpy()[ok], stable.to_numpy()[ok] * factor[ok], rtol=1e-12
+    )
+    # three weeks on, the untreated pain has risen by 1 + 0.05 * ~3 = ~15%
+    assert rising.xs(21, level="day").mean() > 1.1 * stable.xs(21, level="day").mean()
+
+
+def test_no_progression_is_bit_identical():
+    b = np.array([5.0, 9.5])
+    assert progressed_baseline(b, 500.0, 0.0) is b
+    assert progressed_baseline(b, -3.0, 0.1) is b
+    np.testing.assert_array_equal(progressed_baseline(b, 168.0, 0.1), [5.5, 10.0])

@@ -109,6 +109,12 @@ class PDParameters:
     blockade_gamma: float = 3.0  # L, calibrated
     blockade_recovery_half_life_days: float = 10.9  # Dahan 2011: slow-compartment t1/2 (H)
 
+    # -- natural history (ketsim.core.pd.progression) -----------------------------------------
+    # Relative rise per week of the untreated pain from disease progression (cancer pain), from
+    # the start of treatment, capped at NRS 10. L: no source; 0 = stable pain in every
+    # indication by default (README "Indications"). Ketamine does not change it.
+    pain_progression_per_week: float = 0.0
+
     # -- placebo and expectancy (MODEL.md §3.3) -----------------------------------------------
     placebo_responder_probability: float = 0.23  # Dahan 2011: 23 ± 9% placebo responders (H)
     placebo_loading_expectancy: float = 0.5  # L: prior expectancy raises the chance
@@ -222,6 +228,7 @@ _NON_NEGATIVE = (
     "acute_emax",
     "slow_c50_cv",
     "sensitization_half_life_days",
+    "pain_progression_per_week",
     "placebo_relief",
     "placebo_relief_nonresponder",
     "psy_threshold_sd_log",
