@@ -262,7 +262,12 @@ def compile_trial(scenario: Scenario) -> TrialPlan:
     if not sc.arms:
         raise ValueError(f"scenario '{sc.name}' has no 'arms': nothing to simulate")
     # the hypothesis and the indication bring their calibrated PD defaults, under sc.pd
-    pd = resolve_pd(sc.pd, sc.switches.lasting_effect, sc.population.indication)
+    pd = resolve_pd(
+        sc.pd,
+        sc.switches.lasting_effect,
+        sc.population.indication,
+        sc.switches.cancer_disease_modification,
+    )
     tl = compile_timeline(sc)
     tr, sw, rs = sc.trial, sc.switches, sc.design.randomisation
     weeks = sc.design.diary_weeks

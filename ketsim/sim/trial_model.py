@@ -25,7 +25,7 @@ import mesa
 import numpy as np
 
 from ketsim.config.scenario import Scenario
-from ketsim.core.pd import adverse, placebo
+from ketsim.core.pd import adverse, placebo, progression
 from ketsim.core.resources import check_memory
 from ketsim.sim.agents import PatientAgent
 from ketsim.sim.compile import compile_trial
@@ -338,9 +338,13 @@ class TrialModel(mesa.Model):
 
     def _pain(self, t: float) -> np.ndarray:
         """Expected pain (NRS scale) of every patient at time ``t`` from the current state."""
+        # disease progression raises the untreated pain (rate 0 by default: the baseline itself)
+        b = progression.progressed_baseline(
+            self.pop.baseline_pain, t, self.params.pain_progression_per_week
+        )
         return expected_pain(
             self.y,
-            self.pop.baseline_pain,
+            b,
             self.pop.sensitization,
             self.sens_state,
             self.placebo_responder,

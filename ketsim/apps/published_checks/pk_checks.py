@@ -139,7 +139,12 @@ def _first_below(t: np.ndarray, y: np.ndarray, thr: np.ndarray) -> np.ndarray:
 def _lasting_pk(conc: dict, times: np.ndarray, e: ExpectedSpec, sc: Scenario) -> np.ndarray:
     """Days from the end of dosing until ce_slow (or Dahan's drive) falls below its threshold."""
 
-    prm = resolve_pd(sc.pd, sc.switches.lasting_effect, sc.population.indication)
+    prm = resolve_pd(
+        sc.pd,
+        sc.switches.lasting_effect,
+        sc.population.indication,
+        sc.switches.cancer_disease_modification,
+    )
     end = dosing_end_h(sc.regimens)
     i_end = int(np.argmin(np.abs(times - end)))
     t = times[i_end:]

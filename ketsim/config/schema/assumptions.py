@@ -61,6 +61,13 @@ class SwitchesSpec(StrictModel):
         "the only one that meets every calibration target), or a finite sensitization turnover "
         "that delays the peak (Orhurhu 2019)",
     )
+    cancer_disease_modification: Literal["none", "sensitization"] = Field(
+        "none",
+        description="cancer indication only: none (default; Bell 2017 Cochrane found insufficient "
+        "evidence, Cohen 2018): ketamine has acute analgesia but no lasting, disease-modifying "
+        "effect (lasting responder probability 0); sensitization: the lasting effect reverses the "
+        "population's sensitization share with the non-CRPS responder probability 0.45 (L)",
+    )
 
 
 def check_pd_overrides(v: dict[str, float]) -> dict[str, float]:

@@ -47,7 +47,15 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+# per-indication efficacy and placebo defaults live in their own module (cited there)
+from ketsim.core.pd.indication_pd import (
+    CANCER_DISEASE_MODIFICATION_PD,
+    CANCER_DISEASE_MODIFICATIONS,
+    INDICATION_PD,
+)
+
 __all__ = [
+    "CANCER_DISEASE_MODIFICATIONS",
     "DEFAULT_LASTING_EFFECT",
     "HYPOTHESIS_PD",
     "INDICATION_PD",
@@ -107,6 +115,12 @@ class PDParameters:
     blockade_gamma: float = 3.0  # L, calibrated
     blockade_recovery_half_life_days: float = 10.9  # Dahan 2011: slow-compartment t1/2 (H)
 
+    # -- natural history (ketsim.core.pd.progression) -----------------------------------------
+    # Relative rise per week of the untreated pain from disease progression (cancer pain), from
+    # the start of treatment, capped at NRS 10. L: no source; 0 = stable pain in every
+    # indication by default (README "Indications"). Ketamine does not change it.
+    pain_progression_per_week: float = 0.0
+
     # -- placebo and expectancy (MODEL.md §3.3) -----------------------------------------------
     placebo_responder_probability: float = 0.23  # Dahan 2011: 23 ± 9% placebo responders (H)
     placebo_loading_expectancy: float = 0.5  # L: prior expectancy raises the chance
@@ -125,7 +139,7 @@ class PDParameters:
     # Fade of the placebo response after the first administration of a treatment period
     # (MODEL.md §3.3, §5). Default = long-standing CRPS: Mbizvo 2015 (H for the finding) found a
     # placebo response 15-30 min after the intervention and none at 1 week; half-life 2 days
-    # (value L) leaves 9% a week after it. Other indications: INDICATION_PD below.
+    # (value L) leaves 9% a week after it. Other indications: INDICATION_PD (indication_pd.py).
     placebo_half_life_days: float = 2.0
     # Expectancy follows the belief of being on drug through a first-order lag (L): a belief
     # update (unblinding at a check, "felt nothing" at the infusion stop) moves pain smoothly,
@@ -238,6 +252,7 @@ _NON_NEGATIVE = (
     "acute_emax",
     "slow_c50_cv",
     "sensitization_half_life_days",
+    "pain_progression_per_week",
     "placebo_relief",
     "placebo_relief_nonresponder",
     "psy_threshold_sd_log",
@@ -301,22 +316,11 @@ def check_pd(p: PDParameters) -> list[str]:
     return bad
 
 
-#: indication (:data:`ketsim.config.indications.INDICATIONS`) -> PD defaults that differ from the
-#: CRPS-1 defaults above (a scenario's ``pd:`` overrides them in turn).
-INDICATION_PD: dict[str, dict[str, float]] = {
-    "crps1": {},
-    # No source for the placebo time course in fibromyalgia (L): as sustained as neuropathic pain.
-    "fibromyalgia": {"placebo_half_life_days": 42.0},
-    # Painful diabetic neuropathy: Frisaldi 2023 (H) reports a sustained mean placebo change of
-    # -1.54 NRS over trials lasting weeks to months; it gives no time scale (42 days: L).
-    "neuropathic": {"placebo_half_life_days": 42.0},
-}
-
-
 def resolve_pd(
     overrides: dict[str, Any] | None = None,
     lasting_effect: str = DEFAULT_LASTING_EFFECT,
     indication: str | None = None,
+    cancer_disease_modification: str = "none",
 ) -> PDParameters:
     """Defaults, then the hypothesis' and the indication's PD defaults, then ``overrides``.
 
@@ -326,6 +330,10 @@ def resolve_pd(
     lasting_effect : one of :data:`LASTING_EFFECTS` (``switches.lasting_effect``); its calibrated
         parameters come from :data:`HYPOTHESIS_PD`.
     indication : the population's indication (None: the CRPS-1 defaults), :data:`INDICATION_PD`.
+    cancer_disease_modification : ``switches.cancer_disease_modification``, one of
+        :data:`CANCER_DISEASE_MODIFICATIONS`; applied over the cancer indication's defaults
+        (:data:`~ketsim.core.pd.indication_pd.CANCER_DISEASE_MODIFICATION_PD`), ignored for the
+        others.
 
     Returns
     -------
@@ -339,9 +347,13 @@ def resolve_pd(
     """
     if indication is not None and indication not in INDICATION_PD:
         raise ValueError(f"unknown indication {indication!r}")
+    if cancer_disease_modification not in CANCER_DISEASE_MODIFICATION_PD:
+        raise ValueError(f"unknown cancer_disease_modification {cancer_disease_modification!r}")
+    ind = indication or "crps1"
     values = {
         **HYPOTHESIS_PD[lasting_effect],
-        **INDICATION_PD.get(indication or "crps1", {}),
+        **INDICATION_PD[ind],
+        **(CANCER_DISEASE_MODIFICATION_PD[cancer_disease_modification] if ind == "cancer" else {}),
         **(overrides or {}),
     }
     try:
