@@ -72,4 +72,6 @@ def test_titrated_sigtermans_memory_converges(monkeypatch):
     data["switches"] = {"lasting_effect": "sustained_blockade"}
     coarse = _memory(data, trial_model.FAST_RESOLUTION_H, monkeypatch)
     dense = _memory(data, DENSE, monkeypatch)
-    np.testing.assert_allclose(coarse, dense, rtol=0.02)
+    # as above: within 2% or 2 min of blockade (a patient whose titrated level barely crosses
+    # the threshold has ~1 h of memory, where 2% is 1.2 min)
+    np.testing.assert_allclose(coarse, dense, rtol=0.02, atol=2 / 60)
