@@ -682,6 +682,43 @@ def test_cli_exit_codes_and_files(tmp_path, capsys):
     assert _cli([str(good), "--replicates", "0"]) == 2
 
 
+def test_published_text_of_p_value_fractions():
+    """One trial's outcome reads 'significant'; a probability over trials reads as a percentage
+    (with its bound), never as one trial's outcome."""
+    base = {"quantity": "p_value", "arm": "a", "control": "b", "week": 1}
+    frac = {**base, "statistic": "fraction_significant"}
+    text = judging._published_text
+    assert text(_spec(**frac, value=1, tolerance={"tail": 0.025})) == "significant"
+    assert text(_spec(**frac, value=0, tolerance={"tail": 0.025})) == "not significant"
+    bound = {**frac, "tolerance": None}
+    assert text(_spec(**bound, value=0.8, relation="above")) == "significant in > 80% of trials"
+    assert text(_spec(**bound, value=0.4, relation="below")) == "significant in < 40% of trials"
+    # a bound at 0 or 1 is a probability too, not a trial outcome
+    assert text(_spec(**bound, value=1, relation="below")) == "significant in < 100% of trials"
+    all_w = {**base, "statistic": "fraction_all_significant", "week": None, "weeks": (1, 3)}
+    assert (
+        text(_spec(**all_w, value=1, tolerance={"tail": 0.025})) == "significant in every week"
+    )
+    assert (
+        text(_spec(**all_w, value=0.7, relation="above", tolerance=None))
+        == "significant in every week in > 70% of trials"
+    )
+
+
+def test_verdict_legend_on_the_command_line_and_in_html(tmp_path, capsys):
+    legend = v.format_legend().splitlines()
+    assert [line.split()[0] for line in legend] == ["PASS", "PASS?", "FAIL", "FAIL?"]
+    assert all("Monte Carlo" in line for line in legend)
+    out = tmp_path / "out"
+    assert _cli([str(_pk_file(tmp_path, 27.7)), "--replicates", "3", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    i = next(k for k, line in enumerate(printed) if line.endswith("checks passed"))
+    assert printed[i + 1 : i + 5] == legend  # right below the table
+    page = (out / "validation.html").read_text()
+    for word, meaning in v.VERDICTS.items():
+        assert f"<dt>{word}</dt><dd>{meaning}</dd>" in page
+
+
 def test_default_out_dir_is_utc_stamped():
     d = v.default_out_dir()
     assert d.parent == Path("runs") and d.name.startswith("validation-") and d.name.endswith("Z")

@@ -185,11 +185,19 @@ def _selector(row: _Row) -> str:
     return ", ".join(parts)
 
 
+def _fraction_text(e: ExpectedSpec) -> str:
+    """Published value of a p-value fraction: one trial's outcome (tolerance ``tail``, value 0
+    or 1) or a probability over trials (a bound or a fraction, e.g. Noppers 2010's 0.85)."""
+    what = "significant in every week" if e.statistic == "fraction_all_significant" else "significant"
+    if e.tolerance is not None and e.tolerance.kind == "tail":
+        return what if e.value == 1 else f"not {what}"
+    rel = {"below": "< ", "above": "> "}.get(e.relation, "")
+    return f"{what} in {rel}{100 * e.value:g}% of trials"
+
+
 def _published_text(e: ExpectedSpec) -> str:
     if e.quantity == "p_value" and (e.statistic or "median") != "median":
-        if e.value in (0, 1):  # one published trial's outcome
-            return "significant" if e.value == 1 else "not significant"
-        return f"{e.value:g} of trials"  # a trial-level probability (e.g. Noppers 2010)
+        return _fraction_text(e)
     if e.quantity == "p_value":
         txt = f"P = {e.value:g}"
     else:
