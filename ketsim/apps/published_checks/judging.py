@@ -188,7 +188,8 @@ def _selector(row: _Row) -> str:
 def _fraction_text(e: ExpectedSpec) -> str:
     """Published value of a p-value fraction: one trial's outcome (tolerance ``tail``, value 0
     or 1) or a probability over trials (a bound or a fraction, e.g. Noppers 2010's 0.85)."""
-    what = "significant in every week" if e.statistic == "fraction_all_significant" else "significant"
+    every = e.statistic == "fraction_all_significant"
+    what = "significant in every week" if every else "significant"
     if e.tolerance is not None and e.tolerance.kind == "tail":
         return what if e.value == 1 else f"not {what}"
     rel = {"below": "< ", "above": "> "}.get(e.relation, "")
