@@ -112,6 +112,11 @@ def _drop(d: dict, *keys: str) -> dict:
             {**W1, "quantity": "proportion", "event": "psychotomimetic"},
             "expected[0]: 'week' goes with event nrs_responder",
         ),
+        (
+            {**_drop(W1, "week"), "quantity": "proportion", "event": "nausea", "value": 0.5}
+            | {"anchor": "treatment_end"},
+            "expected[0]: 'anchor' goes with event nrs_responder",
+        ),
     ],
 )
 def test_expected_errors_name_the_yaml_path(item, expected):
@@ -360,6 +365,14 @@ def test_proportions_and_end_rate():
         threshold_pct=50,
     )
     np.testing.assert_allclose(got, _per_rep(ta, resp, 0), rtol=1e-12)
+    # anchor treatment_end: week 1 is days 5..11 (segment_end_day 4)
+    wk1_end = ta.nrs[:, NB + 4 : NB + 11]
+    wm = np.where((~np.isnan(wk1_end)).sum(axis=1) >= 4, np.nanmean(wk1_end, axis=1), np.nan)
+    resp = np.where(np.isnan(wm), np.nan, (ta.baseline - wm >= 0.3 * ta.baseline) * 1.0)
+    kw = {"quantity": "proportion", "event": "nrs_responder", "week": 1}
+    got = _q(ta, m, **kw, arm="placebo", anchor="treatment_end")
+    np.testing.assert_allclose(got, _per_rep(ta, resp, 1), rtol=1e-12)
+    assert not np.allclose(got, _q(ta, m, **kw, arm="placebo"), equal_nan=True)
     got = _q(ta, m, quantity="end_rate", arm="ketamine")
     np.testing.assert_allclose(got, _per_rep(ta, m.end_rate * 70 / m.weight, 0), rtol=1e-12)
 
@@ -696,9 +709,7 @@ def test_published_text_of_p_value_fractions():
     # a bound at 0 or 1 is a probability too, not a trial outcome
     assert text(_spec(**bound, value=1, relation="below")) == "significant in < 100% of trials"
     all_w = {**base, "statistic": "fraction_all_significant", "week": None, "weeks": (1, 3)}
-    assert (
-        text(_spec(**all_w, value=1, tolerance={"tail": 0.025})) == "significant in every week"
-    )
+    assert text(_spec(**all_w, value=1, tolerance={"tail": 0.025})) == "significant in every week"
     assert (
         text(_spec(**all_w, value=0.7, relation="above", tolerance=None))
         == "significant in every week in > 70% of trials"

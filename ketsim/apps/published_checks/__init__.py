@@ -29,8 +29,8 @@ scheduled dosing ends (``anchor: treatment_end``), as in :mod:`ketsim.analysis.e
     Fraction of the arm's randomised patients with ``event``: an adverse event during the
     randomised treatment (``psychotomimetic``, ``nausea``, ...; ``discontinued`` = treatment
     stopped), ``dropout`` (left the study), the latent classes ``ketamine_responder`` and
-    ``placebo_responder`` (Dahan 2011's mixture), or ``nrs_responder`` (weekly mean of ``week`` at
-    least ``threshold_pct`` below baseline).
+    ``placebo_responder`` (Dahan 2011's mixture), or ``nrs_responder`` (weekly mean of ``week``,
+    counted from ``anchor``, at least ``threshold_pct`` below baseline).
 ``end_rate``
     Mean nominal infusion rate at the end of the titrated infusion, mg/h/70 kg (patients whose
     infusion ran to its end).

@@ -156,6 +156,8 @@ def _selector(row: _Row) -> str:
             parts.append(f"alpha {e.alpha:g}")
     if q == "proportion":
         parts.append(e.event + (f" week {e.week} ({e.threshold_pct:g}%)" if e.week else ""))
+        if e.anchor != "start":
+            parts.append(f"from {e.anchor}")
     if q == "lasting_effect_days":
         if e.fraction is not None:
             how = f"{e.fraction:g} x its start"

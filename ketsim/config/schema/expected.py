@@ -69,7 +69,7 @@ EXPECTED_KEYS: dict[str, frozenset[str]] = {
     "arm_mean": _NRS_KEYS | {"arm"},
     "arm_difference": _NRS_KEYS | {"arm", "control"},
     "p_value": _NRS_KEYS | {"arm", "control", "weeks", "test", "statistic", "alpha", "sides"},
-    "proportion": frozenset({"arm", "event", "week", "threshold_pct"}),
+    "proportion": frozenset({"arm", "event", "week", "threshold_pct", "anchor"}),
     "end_rate": frozenset({"arm"}),
     "lasting_effect_days": frozenset(
         {"definition", "arm", "control", "fraction", "threshold", "statistic"}
@@ -291,6 +291,8 @@ class ExpectedSpec(StrictModel):
             need("event")
             if (self.event == "nrs_responder") != (self.week is not None):
                 raise ValueError("'week' goes with event nrs_responder (and it needs one)")
+            if self.anchor != "start" and self.event != "nrs_responder":
+                raise ValueError("'anchor' goes with event nrs_responder (the week it counts)")
         if q == "lasting_effect_days":
             need("definition")
             if self.definition == "difference_below":
