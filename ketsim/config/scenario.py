@@ -40,6 +40,7 @@ from ketsim.config.schema.design import (
 )
 from ketsim.config.schema.endpoints import AE_NAMES, ENDPOINT_TYPES, EndpointSpec
 from ketsim.config.schema.expected import (
+    ANY_AE_DEFAULT,
     EXPECTED_EVENTS,
     EXPECTED_KEYS,
     EXPECTED_QUANTITIES,
@@ -47,6 +48,7 @@ from ketsim.config.schema.expected import (
     PK_ANALYTES,
     PK_QUANTITIES,
     PK_STATISTICS,
+    PROPORTION_QUANTITIES,
     STATISTICS,
     TRIAL_QUANTITIES,
     ExpectedSpec,
@@ -77,6 +79,7 @@ from ketsim.core.pk.parameters import PARAMETER_SETS
 
 __all__ = [
     "AE_NAMES",
+    "ANY_AE_DEFAULT",
     "BOLUS_ROUTES",
     "ENDPOINT_TYPES",
     "EXPECTED_EVENTS",
@@ -86,6 +89,7 @@ __all__ = [
     "PK_ANALYTES",
     "PK_QUANTITIES",
     "PK_STATISTICS",
+    "PROPORTION_QUANTITIES",
     "P_STATISTICS",
     "SCHEMA_VERSION",
     "STATISTICS",

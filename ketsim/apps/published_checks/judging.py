@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 
 from ketsim.config.scenario import (
+    ANY_AE_DEFAULT,
     PK_QUANTITIES,
+    PROPORTION_QUANTITIES,
     ExpectedSpec,
     Scenario,
     ScenarioError,
@@ -40,6 +42,7 @@ from ketsim.apps.published_checks.summaries import (
     _rows,
     _variant_key,
     _z_of_p,
+    searched_weeks,
 )
 from ketsim.apps.published_checks.trial_checks import (
     _finish_trial_row,
@@ -58,6 +61,9 @@ def _bounds(row: _Row) -> tuple[float, float, str]:
         return v, math.inf, f"> {v:g}"
     t = e.tolerance
     kind = t.kind
+    if kind == "k_se" and e.quantity == "proportion_ratio":
+        f = math.exp(t.k_se * e.published_se())  # on the log scale
+        return v / f, v * f, f"×/÷{f:.3g} ({t.k_se:g} SE of log)"
     if kind == "k_se":
         tol = t.k_se * e.published_se()
         return v - tol, v + tol, f"±{tol:.3g} ({t.k_se:g} SE)"
@@ -112,12 +118,16 @@ def _judge(row: _Row) -> tuple[bool, bool, float, float, str]:
 
 def _unit(e: ExpectedSpec) -> str:
     q = e.quantity
-    if q in ("arm_mean", "arm_difference"):
+    if q in ("arm_mean", "arm_difference", "median_nrs"):
         return "NRS change" if e.scale == "change_from_baseline" else "NRS"
+    if q == "week_of_largest_difference":
+        return "week"
     if q == "p_value":
         return "p" if (e.statistic or "median") == "median" else "fraction of trials"
-    if q == "proportion":
+    if q in ("proportion", "any_ae"):
         return "fraction"
+    if q == "proportion_difference":
+        return "difference of fractions"
     if q == "end_rate":
         return "mg/h/70 kg"
     if q == "lasting_effect_days":
@@ -137,8 +147,11 @@ def _selector(row: _Row) -> str:
     parts: list[str] = []
     if e.arm is not None:
         parts.append(f"{e.arm} vs {e.control}" if e.control else e.arm)
-    if q in ("arm_mean", "arm_difference", "p_value"):
-        if e.measure == "day":
+    if q in ("arm_mean", "arm_difference", "p_value", "median_nrs", "week_of_largest_difference"):
+        if q == "week_of_largest_difference":
+            weeks = f"weeks {e.weeks[0]}-{e.weeks[1]}" if e.weeks else "every week"
+            parts += [f"largest {e.control} - {e.arm} in {weeks}", e.measure]
+        elif e.measure == "day":
             parts.append(f"day {e.day}")
         elif q == "p_value" and (e.statistic or "median") == "fraction_all_significant":
             parts.append(f"weeks {e.weeks[0]}-{e.weeks[1]}" if e.weeks else f"week {e.week}")
@@ -154,8 +167,14 @@ def _selector(row: _Row) -> str:
         parts.append(f"{e.test}, {e.statistic or 'median'}")
         if (e.statistic or "median") != "median":
             parts.append(f"alpha {e.alpha:g}")
-    if q == "proportion":
-        parts.append(e.event + (f" week {e.week} ({e.threshold_pct:g}%)" if e.week else ""))
+    if q in PROPORTION_QUANTITIES:
+        if e.event is not None:
+            what = e.event + (f" week {e.week} ({e.threshold_pct:g}%)" if e.week else "")
+        else:
+            what = "any of " + ", ".join(e.events or ANY_AE_DEFAULT)
+        parts.append(what)
+        if q == "proportion_ratio":
+            parts.append("ratio of the mean proportions")
         if e.anchor != "start":
             parts.append(f"from {e.anchor}")
     if q == "lasting_effect_days":
@@ -206,7 +225,7 @@ def _published_text(e: ExpectedSpec) -> str:
     else:
         txt = f"{e.value:g}"
     if e.se is not None:
-        txt += f" ± {e.se:g} (SE)"
+        txt += f" ± {e.se:g} (SE{' of log' if e.quantity == 'proportion_ratio' else ''})"
     elif e.sd is not None:
         txt += f" ± {e.sd:g} (SD)"
     if e.ci is not None:
@@ -277,8 +296,7 @@ def validate_scenario(
         results.update(_run_trials(variants[key], specs, entropy, replicates, jobs))
     for r in rows:
         if _is_trial(r.spec):
-            e = r.spec
-            weeks = list(range(e.weeks[0], e.weeks[1] + 1)) if e.weeks else [e.week]
+            weeks = searched_weeks(r.spec, variants[_variant_key(r.spec)])
             _finish_trial_row(r, results[r.index], weeks, rng)
     pk_rows = [r for r in rows if not _is_trial(r.spec)]
     if pk_rows:

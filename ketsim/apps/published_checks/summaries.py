@@ -148,6 +148,16 @@ def _is_trial(e: ExpectedSpec) -> bool:
     return e.quantity in TRIAL_QUANTITIES or e.definition == "difference_below"
 
 
+def searched_weeks(e: ExpectedSpec, sc: Scenario) -> list[int]:
+    """Weeks of a ``p_value`` profile or searched by ``week_of_largest_difference``: ``weeks``
+    (inclusive), else ``[week]``, else (week_of_largest_difference) every week of the trial."""
+    if e.weeks is not None:
+        return list(range(e.weeks[0], e.weeks[1] + 1))
+    if e.quantity == "week_of_largest_difference":
+        return list(range(1, sc.trial.weeks + 1))
+    return [e.week]
+
+
 def _anchor(ta: TrialArrays, e: ExpectedSpec) -> np.ndarray:
 
     return (end_days(ta) if e.anchor == "treatment_end" else start_days(ta))[:, 0]
