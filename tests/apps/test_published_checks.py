@@ -333,6 +333,33 @@ def test_p_values_match_scipy(test):
             assert x[r, j, 1] == pytest.approx(z if direction else -z, rel=1e-9)
 
 
+def test_day_level_difference_and_p_value():
+    """measure: day for arm_difference and p_value: the diary score of one day (from anchor)."""
+    ta, m = _arrays(4)
+    sel = {"arm": "ketamine", "control": "placebo", "measure": "day", "day": 9}
+    y = ta.nrs[:, NB + 8]
+    diff = _q(ta, m, quantity="arm_difference", **sel)
+    np.testing.assert_allclose(diff, _per_rep(ta, y, 0) - _per_rep(ta, y, 1), rtol=1e-12)
+    x = _q(ta, m, quantity="p_value", **sel, value=0.05, tolerance={"z": 2})
+    assert x.shape == (R, 1, 2)
+    y_end = ta.nrs[:, NB + 4 + 2]  # anchor treatment_end (day 4): day 3 after it is day 7
+    x_end = _q(
+        ta,
+        m,
+        quantity="p_value",
+        **{**sel, "day": 3},
+        anchor="treatment_end",
+        value=0.05,
+        tolerance={"z": 2},
+    )
+    for r in range(R):
+        for xx, yy in ((x, y), (x_end, y_end)):
+            a = yy[(ta.replicate == r) & (ta.arm == 0)]
+            b = yy[(ta.replicate == r) & (ta.arm == 1)]
+            ref = sps.ttest_ind(a[~np.isnan(a)], b[~np.isnan(b)])
+            assert xx[r, 0, 0] == pytest.approx(ref.pvalue, rel=1e-9)
+
+
 def test_p_value_statistics():
     """median p (bootstrap SE), fraction significant per week and in every week."""
     p = np.array([[0.01, 0.2], [0.04, 0.01], [0.5, 0.03], [0.02, 0.02]])
