@@ -13,6 +13,16 @@ Trial quantities use the randomised arms of parallel and enrichment designs; day
 first day of the randomised treatment (``anchor: start``) or from the first diary day after its
 scheduled dosing ends (``anchor: treatment_end``), as in :mod:`ketsim.analysis.endpoints`.
 
+Crossover designs (:mod:`~ketsim.apps.published_checks.crossover_checks`): a unit is a (patient,
+period) pair, days count from day 1 of each period (``anchor: start`` only; weeks up to
+``period_weeks``). Arm means, medians and proportions (adverse events and ``nrs_responder`` per
+period) are over the units on the arm; ``arm_difference`` and ``week_of_largest_difference`` use
+each patient's within-patient difference (its periods on ``arm`` minus those on ``control``);
+``p_value`` is a paired test of those differences (``t_test``: paired t; ``wilcoxon``: signed
+rank, zeros dropped, normal approximation with tie and continuity corrections; ``welch`` does
+not apply). Per-patient events (``dropout``, the responder classes), ``end_rate`` and
+``lasting_effect_days`` are refused.
+
 ``arm_mean``
     Mean over the arm's patients of the NRS of ``week`` (``measure``: the diary score of day 7w,
     ``end_of_week``; the mean of days 7w-6..7w with at least 4 entries, ``weekly_mean``; or the

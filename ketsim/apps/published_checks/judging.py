@@ -239,6 +239,23 @@ def _published_text(e: ExpectedSpec) -> str:
     return txt
 
 
+_WITHIN = {
+    "arm_difference": "crossover: mean within-patient difference between the periods",
+    "week_of_largest_difference": "crossover: mean within-patient differences per week",
+    "p_value": "crossover: paired test of the within-patient differences",
+}
+
+
+def _design_note(e: ExpectedSpec, variants: dict[str, Scenario]) -> str:
+    """How a crossover changes the quantity's meaning (empty otherwise)."""
+    sc = variants[_variant_key(e)]
+    if not _is_trial(e) or sc.design.type != "crossover":
+        return ""
+    if e.quantity in _WITHIN:
+        return _WITHIN[e.quantity]
+    return "crossover: over the (patient, period) units on the arm"
+
+
 # -- one scenario ---------------------------------------------------------------------------------
 def validate_scenario(
     path_or_scenario: str | Path | Scenario,
@@ -305,7 +322,7 @@ def validate_scenario(
     for r in rows:
         e = r.spec
         passed, decisive, lo, hi, tol = _judge(r)
-        note = "; ".join(x for x in (e.note.strip(), r.note) if x)
+        note = "; ".join(x for x in (e.note.strip(), r.note, _design_note(e, variants)) if x)
         out.append(
             {
                 "scenario": sc.name,

@@ -4,7 +4,6 @@ lasting-effect curves computed from simulated replicate trials.
 
 from __future__ import annotations
 
-import itertools
 import math
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -22,12 +21,14 @@ if TYPE_CHECKING:
 from joblib import Parallel, delayed
 
 from ketsim.analysis.endpoints import end_days, gather_days, phase_days, weekly_matrix
+from ketsim.apps.published_checks.crossover_checks import crossover_quantity
 from ketsim.apps.published_checks.summaries import (
     _MIN_DAYS_PER_WEEK,
     N_BOOTSTRAP,
     _anchor,
     _mean_se,
     _rep_mean,
+    _rep_median,
     _Row,
     _z_of_p,
     searched_weeks,
@@ -51,15 +52,6 @@ def _week_values(ta: TrialArrays, e: ExpectedSpec, week: int | None) -> np.ndarr
     if e.scale == "change_from_baseline":
         v = v - ta.baseline
     return v
-
-
-def _rep_median(values: np.ndarray, mask: np.ndarray, pos: np.ndarray, n_rep: int) -> np.ndarray:
-    """(R,) median of ``values`` over the patients in ``mask`` of each replicate (NaN skipped)."""
-    ok = mask & ~np.isnan(values)
-    order = np.argsort(pos[ok], kind="stable")
-    x, r = values[ok][order], pos[ok][order]
-    cuts = np.searchsorted(r, np.arange(n_rep + 1))
-    return np.array([np.median(x[a:b]) if b > a else np.nan for a, b in itertools.pairwise(cuts)])
 
 
 def _event_values(m: TrialModel | Any, ta: TrialArrays, e: ExpectedSpec) -> np.ndarray:
@@ -160,6 +152,8 @@ def _trial_quantity(
     m: TrialModel | Any, ta: TrialArrays, e: ExpectedSpec, pos: np.ndarray, n_rep: int
 ) -> np.ndarray:
     """Per-replicate values of one trial expectation (first axis: replicate)."""
+    if ta.type == "crossover":
+        return crossover_quantity(m, ta, e, pos, n_rep)
     names = list(ta.arm_names)
     arm_i = names.index(e.arm) if e.arm is not None else -1
     ctrl_i = names.index(e.control) if e.control is not None else -1

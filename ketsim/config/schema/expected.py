@@ -202,7 +202,8 @@ class ExpectedSpec(StrictModel):
     weeks: tuple[int, int] | None = Field(
         None,
         description="p_value: first and last week (inclusive), one row per week; "
-        "week_of_largest_difference: the weeks searched (default every trial week)",
+        "week_of_largest_difference: the weeks searched (default every week of the trial, or of "
+        "a crossover period)",
     )
     day: int | None = Field(None, ge=1, description="diary day (measure: day)")
     measure: Literal["end_of_week", "weekly_mean", "day"] = Field(
