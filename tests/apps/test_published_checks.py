@@ -464,7 +464,8 @@ def test_new_trial_quantities_on_hand_made_arrays():
     got = _q(ta, m, quantity="median_nrs", arm="placebo", day=9, measure="day")
     ref = [np.nanmedian(day9[(ta.replicate == r) & (ta.arm == 1)]) for r in range(R)]
     np.testing.assert_allclose(got, ref)
-    m.scenario = SimpleNamespace(trial=SimpleNamespace(weeks=3))  # weeks searched: 1..3
+    # weeks searched: 1..3
+    m.scenario = SimpleNamespace(trial=SimpleNamespace(weeks=3), design=SimpleNamespace(type="x"))
     got = _q(
         ta,
         m,
