@@ -40,6 +40,7 @@ from ketsim.config.schema.design import (
 )
 from ketsim.config.schema.endpoints import AE_NAMES, ENDPOINT_TYPES, EndpointSpec
 from ketsim.config.schema.expected import (
+    ANY_AE_DEFAULT,
     EXPECTED_EVENTS,
     EXPECTED_KEYS,
     EXPECTED_QUANTITIES,
@@ -47,6 +48,7 @@ from ketsim.config.schema.expected import (
     PK_ANALYTES,
     PK_QUANTITIES,
     PK_STATISTICS,
+    PROPORTION_QUANTITIES,
     STATISTICS,
     TRIAL_QUANTITIES,
     ExpectedSpec,
@@ -77,6 +79,7 @@ from ketsim.core.pk.parameters import PARAMETER_SETS
 
 __all__ = [
     "AE_NAMES",
+    "ANY_AE_DEFAULT",
     "BOLUS_ROUTES",
     "ENDPOINT_TYPES",
     "EXPECTED_EVENTS",
@@ -86,6 +89,7 @@ __all__ = [
     "PK_ANALYTES",
     "PK_QUANTITIES",
     "PK_STATISTICS",
+    "PROPORTION_QUANTITIES",
     "P_STATISTICS",
     "SCHEMA_VERSION",
     "STATISTICS",
@@ -279,8 +283,9 @@ def _check_expected_target(sc: Scenario, e: ExpectedSpec, path: str) -> None:
     if trial:
         if not sc.arms:
             raise ValueError(f"{path}.quantity: {q} needs 'arms' (a trial scenario)")
-        if sc.design.type == "crossover":
-            raise ValueError(f"{path}.quantity: {q} is defined for parallel and enrichment designs")
+        crossover = sc.design.type == "crossover"
+        if crossover:
+            _check_crossover_expected(e, path)
         names = [a.name for a in sc.arms]
         for key in ("arm", "control"):
             v = getattr(e, key)
@@ -289,14 +294,16 @@ def _check_expected_target(sc: Scenario, e: ExpectedSpec, path: str) -> None:
         if e.control is not None and e.control == e.arm:
             raise ValueError(f"{path}.control: must differ from 'arm' ({e.arm})")
         if e.anchor == "start":
-            last = 7 * sc.trial.weeks
+            weeks = sc.design.crossover.period_weeks if crossover else sc.trial.weeks
+            last = 7 * weeks
+            what = "period" if crossover else "trial"
             for key, d in (("week", e.week), ("weeks", e.weeks[1] if e.weeks else None)):
                 if d is not None and 7 * d > last:
                     raise ValueError(
-                        f"{path}.{key}: week {d} is after the trial's last week ({sc.trial.weeks})"
+                        f"{path}.{key}: week {d} is after the {what}'s last week ({weeks})"
                     )
             if e.day is not None and e.day > last:
-                raise ValueError(f"{path}.day: day {e.day} is after the trial's last day ({last})")
+                raise ValueError(f"{path}.day: day {e.day} is after the {what}'s last day ({last})")
     else:
         if sc.regimens is None:
             raise ValueError(
@@ -310,6 +317,26 @@ def _check_expected_target(sc: Scenario, e: ExpectedSpec, path: str) -> None:
                 raise ValueError(
                     f"{path}.{key}: {t:g} h is after the output grid's end ({sc.output.end:g} h)"
                 )
+
+
+def _check_crossover_expected(e: ExpectedSpec, path: str) -> None:
+    """What a crossover's (patient, period) units support: per-period values and AEs, and
+    within-patient differences; not per-patient events, infusion rates or lasting curves."""
+    q = e.quantity
+    if q in ("end_rate", "lasting_effect_days"):
+        raise ValueError(f"{path}.quantity: {q} is defined for parallel and enrichment designs")
+    if e.event in ("dropout", "ketamine_responder", "placebo_responder"):
+        raise ValueError(
+            f"{path}.event: {e.event} is per patient, not per crossover period "
+            "(crossovers: adverse events and nrs_responder)"
+        )
+    if e.anchor != "start":
+        raise ValueError(f"{path}.anchor: treatment_end is for parallel and enrichment designs")
+    if q == "p_value" and e.test == "welch":
+        raise ValueError(
+            f"{path}.test: welch compares independent groups; a crossover's p-values are "
+            "paired (t_test: paired t, wilcoxon: signed rank)"
+        )
 
 
 def apply_overrides(sc: Scenario, overrides: dict) -> Scenario:

@@ -112,6 +112,43 @@ def _drop(d: dict, *keys: str) -> dict:
             {**W1, "quantity": "proportion", "event": "psychotomimetic"},
             "expected[0]: 'week' goes with event nrs_responder",
         ),
+        (
+            {**_drop(W1, "week"), "quantity": "proportion", "event": "nausea", "value": 0.5}
+            | {"anchor": "treatment_end"},
+            "expected[0]: 'anchor' goes with event nrs_responder",
+        ),
+        (
+            {**_drop(W1, "week"), "quantity": "proportion_difference", "event": "nausea"},
+            "expected[0]: quantity proportion_difference needs 'control'",
+        ),
+        (
+            {**_drop(W1, "week"), "quantity": "proportion", "event": "nausea"}
+            | {"events": ["nausea"], "value": 0.5},
+            "expected[0]: quantity proportion needs exactly one of 'event' or 'events'",
+        ),
+        (
+            {**_drop(W1, "week", "se"), "quantity": "proportion_ratio", "event": "nausea"}
+            | {"control": "placebo", "sd": 1.0},
+            "expected[0]: proportion_ratio takes 'se' (of the log ratio) or 'ci', not 'sd'",
+        ),
+        (
+            {**_drop(W1, "week"), "quantity": "any_ae", "events": ["headache"], "value": 0.5},
+            "expected[0].events[0]: must be one of",
+        ),
+        (
+            {**_drop(W1, "week"), "quantity": "week_of_largest_difference", "control": "placebo"}
+            | {"measure": "day"},
+            "expected[0]: week_of_largest_difference compares weeks",
+        ),
+        (
+            {**W1, "quantity": "week_of_largest_difference", "control": "placebo"},
+            "expected[0]: 'week' does not apply to quantity week_of_largest_difference",
+        ),
+        (
+            {**_drop(W1, "week"), "quantity": "week_of_largest_difference", "control": "placebo"}
+            | {"weeks": [2, 14]},
+            "expected[0].weeks: week 14 is after the trial's last week (12)",
+        ),
     ],
 )
 def test_expected_errors_name_the_yaml_path(item, expected):
@@ -296,6 +333,33 @@ def test_p_values_match_scipy(test):
             assert x[r, j, 1] == pytest.approx(z if direction else -z, rel=1e-9)
 
 
+def test_day_level_difference_and_p_value():
+    """measure: day for arm_difference and p_value: the diary score of one day (from anchor)."""
+    ta, m = _arrays(4)
+    sel = {"arm": "ketamine", "control": "placebo", "measure": "day", "day": 9}
+    y = ta.nrs[:, NB + 8]
+    diff = _q(ta, m, quantity="arm_difference", **sel)
+    np.testing.assert_allclose(diff, _per_rep(ta, y, 0) - _per_rep(ta, y, 1), rtol=1e-12)
+    x = _q(ta, m, quantity="p_value", **sel, value=0.05, tolerance={"z": 2})
+    assert x.shape == (R, 1, 2)
+    y_end = ta.nrs[:, NB + 4 + 2]  # anchor treatment_end (day 4): day 3 after it is day 7
+    x_end = _q(
+        ta,
+        m,
+        quantity="p_value",
+        **{**sel, "day": 3},
+        anchor="treatment_end",
+        value=0.05,
+        tolerance={"z": 2},
+    )
+    for r in range(R):
+        for xx, yy in ((x, y), (x_end, y_end)):
+            a = yy[(ta.replicate == r) & (ta.arm == 0)]
+            b = yy[(ta.replicate == r) & (ta.arm == 1)]
+            ref = sps.ttest_ind(a[~np.isnan(a)], b[~np.isnan(b)])
+            assert xx[r, 0, 0] == pytest.approx(ref.pvalue, rel=1e-9)
+
+
 def test_p_value_statistics():
     """median p (bootstrap SE), fraction significant per week and in every week."""
     p = np.array([[0.01, 0.2], [0.04, 0.01], [0.5, 0.03], [0.02, 0.02]])
@@ -360,8 +424,175 @@ def test_proportions_and_end_rate():
         threshold_pct=50,
     )
     np.testing.assert_allclose(got, _per_rep(ta, resp, 0), rtol=1e-12)
+    # anchor treatment_end: week 1 is days 5..11 (segment_end_day 4)
+    wk1_end = ta.nrs[:, NB + 4 : NB + 11]
+    wm = np.where((~np.isnan(wk1_end)).sum(axis=1) >= 4, np.nanmean(wk1_end, axis=1), np.nan)
+    resp = np.where(np.isnan(wm), np.nan, (ta.baseline - wm >= 0.3 * ta.baseline) * 1.0)
+    kw = {"quantity": "proportion", "event": "nrs_responder", "week": 1}
+    got = _q(ta, m, **kw, arm="placebo", anchor="treatment_end")
+    np.testing.assert_allclose(got, _per_rep(ta, resp, 1), rtol=1e-12)
+    assert not np.allclose(got, _q(ta, m, **kw, arm="placebo"), equal_nan=True)
     got = _q(ta, m, quantity="end_rate", arm="ketamine")
     np.testing.assert_allclose(got, _per_rep(ta, m.end_rate * 70 / m.weight, 0), rtol=1e-12)
+
+
+def test_new_trial_quantities_on_hand_made_arrays():
+    """proportion_difference/ratio (both arms per replicate), any_ae (union), median_nrs and the
+    per-week curve of week_of_largest_difference against plain per-replicate loops."""
+    ta, m = _arrays(7)
+    nau = ta.ae["nausea"][:, 0].astype(float)
+    two = _q(
+        ta, m, quantity="proportion_difference", arm="ketamine", control="placebo", event="nausea"
+    )
+    np.testing.assert_allclose(two, np.column_stack([_per_rep(ta, nau, 0), _per_rep(ta, nau, 1)]))
+    union = (ta.ae["nausea"][:, 0] | ta.ae["vomiting"][:, 0]).astype(float)
+    two = _q(
+        ta,
+        m,
+        quantity="proportion_ratio",
+        arm="ketamine",
+        control="placebo",
+        events=["nausea", "vomiting"],
+        value=1.0,
+    )
+    np.testing.assert_allclose(two[:, 1], _per_rep(ta, union, 1))
+    every = np.any([ta.ae[k][:, 0] for k in AE_EVENTS if k != "discontinued"], axis=0)
+    got = _q(ta, m, quantity="any_ae", arm="ketamine")
+    np.testing.assert_allclose(got, _per_rep(ta, every * 1.0, 0))
+    assert not np.allclose(got, _per_rep(ta, union, 0))  # the default is every AE
+    day9 = ta.nrs[:, NB + 8]
+    got = _q(ta, m, quantity="median_nrs", arm="placebo", day=9, measure="day")
+    ref = [np.nanmedian(day9[(ta.replicate == r) & (ta.arm == 1)]) for r in range(R)]
+    np.testing.assert_allclose(got, ref)
+    # weeks searched: 1..3
+    m.scenario = SimpleNamespace(trial=SimpleNamespace(weeks=3), design=SimpleNamespace(type="x"))
+    got = _q(
+        ta,
+        m,
+        quantity="week_of_largest_difference",
+        arm="ketamine",
+        control="placebo",
+        measure="end_of_week",
+        value=2,
+    )
+    assert got.shape == (R, 3)
+    for w in (1, 2, 3):
+        y = ta.nrs[:, NB + 7 * w - 1]
+        np.testing.assert_allclose(got[:, w - 1], _per_rep(ta, y, 1) - _per_rep(ta, y, 0))
+
+
+def _finish(x, weeks_list=None, **kw):
+    row = summaries._Row(0, _spec(**kw))
+    trial_checks._finish_trial_row(row, x, weeks_list, np.random.default_rng(0))
+    return row
+
+
+def test_difference_ratio_and_largest_week_summaries():
+    pa = np.array([0.5, 0.4, 0.6, 0.3])
+    pc = np.array([0.2, 0.3, 0.1, 0.2])
+    x = np.column_stack([pa, pc])
+    sel = {"arm": "a", "control": "b", "event": "nausea"}
+    row = _finish(x, quantity="proportion_difference", **sel)
+    d = pa - pc
+    assert row.value == pytest.approx(d.mean())
+    assert row.mc_se == pytest.approx(d.std(ddof=1) / 2)
+    row = _finish(x, quantity="proportion_ratio", value=2.0, **sel)
+    assert row.value == pytest.approx(pa.mean() / pc.mean())  # ratio of the means: 0.45/0.2
+    c = np.cov(pa, pc) / 4  # delta method on log(mean a / mean c)
+    rel = c[0, 0] / pa.mean() ** 2 + c[1, 1] / pc.mean() ** 2 - 2 * c[0, 1] / (0.45 * 0.2)
+    assert row.mc_se == pytest.approx(2.25 * math.sqrt(rel))
+    # a replicate with no control event does not make the ratio infinite
+    row = _finish(np.array([[0.5, 0.0], [0.3, 0.2]]), quantity="proportion_ratio", value=1, **sel)
+    assert row.value == pytest.approx(4.0)
+    # the week whose mean difference (over replicates) is largest: week 3 (mean 1.5)
+    curves = np.array([[0.0, 1.0, 2.0, 0.5], [1.0, 1.0, 1.0, 0.5]])
+    row = _finish(
+        curves,
+        quantity="week_of_largest_difference",
+        arm="a",
+        control="b",
+        weeks=(2, 5),
+        value=3,
+        weeks_list=[2, 3, 4, 5],
+    )
+    assert row.value == 4.0 and row.mc_se > 0  # weeks 2..5: the third is week 4
+    # the bootstrap spread: 0 when every replicate peaks in the same week
+    same = _finish(
+        curves[:1],
+        quantity="week_of_largest_difference",
+        arm="a",
+        control="b",
+        value=3,
+        weeks_list=[2, 3, 4, 5],
+    )
+    assert same.value == 4.0 and math.isnan(same.mc_se)  # one replicate: no MC SE
+    row = _finish(
+        np.tile(curves[:1], (5, 1)),
+        quantity="week_of_largest_difference",
+        arm="a",
+        control="b",
+        value=3,
+        weeks_list=[2, 3, 4, 5],
+    )
+    assert row.value == 4.0 and row.mc_se == 0.0
+
+
+def test_new_quantities_on_a_tiny_simulation_match_pandas():
+    """validate_scenario's new quantities equal pandas computations on simulate_trial's tables."""
+    from ketsim.sim.trial import simulate_trial
+
+    data = {**SHORT, "arms": [{**a, "n": 8} for a in SHORT["arms"]]}
+    data["trial"] = {**data["trial"], "weeks": 4}
+    pair = {"arm": "ketamine", "control": "placebo", "source": "s"}
+    data["expected"] = [
+        {"name": "d_nau", "quantity": "proportion_difference", "event": "nausea", "value": 0.2}
+        | pair
+        | {"se": 0.1, "tolerance": {"k_se": 2}},
+        {"name": "r_psy", "quantity": "proportion_ratio", "event": "psychotomimetic"}
+        | pair
+        | {"value": 3.0, "ci": [1.5, 6.0], "tolerance": {"k_se": 2}},
+        {"name": "any", "quantity": "any_ae", "arm": "ketamine", "value": 0.8, "n": 30}
+        | {"tolerance": {"k_se": 2}, "source": "s"},
+        {"name": "nv", "quantity": "any_ae", "arm": "placebo", "events": ["nausea", "vomiting"]}
+        | {"value": 0.3, "tolerance": {"abs": 0.2}, "source": "s"},
+        {"name": "med", "quantity": "median_nrs", "arm": "ketamine", "week": 2}
+        | {"measure": "end_of_week", "value": 4, "tolerance": {"abs": 2}, "source": "s"},
+        {"name": "peak", "quantity": "week_of_largest_difference", "measure": "end_of_week"}
+        | pair
+        | {"value": 2, "tolerance": {"abs": 1.5}},
+    ]
+    sc = parse_scenario(data)
+    got = v.validate_scenario(sc, replicates=4, seed=3).set_index("check")
+    res = simulate_trial(sc, seed=3, replicates=[0, 1, 2, 3])
+    p, d = res.patients, res.diary
+    per_arm = p.groupby(["replicate", "arm"])[["ae_nausea", "ae_psychotomimetic"]].mean()
+    nau = per_arm["ae_nausea"].unstack()
+    diff = nau["ketamine"] - nau["placebo"]
+    assert got.loc["d_nau", "simulated"] == pytest.approx(diff.mean(), rel=1e-12)
+    assert got.loc["d_nau", "mc_se"] == pytest.approx(diff.std(ddof=1) / 2, rel=1e-9)
+    psy = per_arm["ae_psychotomimetic"].unstack().mean()
+    assert got.loc["r_psy", "simulated"] == pytest.approx(psy["ketamine"] / psy["placebo"])
+    se_log = math.log(4.0) / (2 * sps.norm.ppf(0.975))
+    assert got.loc["r_psy", "published_se"] == pytest.approx(se_log)
+    assert got.loc["r_psy", "lower"] == pytest.approx(3.0 * math.exp(-2 * se_log))
+    ae_cols = ["ae_psychotomimetic", "ae_intolerable", "ae_nausea", "ae_vomiting"]
+    p = p.assign(
+        any_ae=p[[*ae_cols, "ae_liver_injury"]].any(axis=1),
+        nv=p[["ae_nausea", "ae_vomiting"]].any(axis=1),
+    )
+    k, pl = p[p.arm == "ketamine"], p[p.arm == "placebo"]
+    ref_any = k.groupby("replicate")["any_ae"].mean()
+    assert got.loc["any", "simulated"] == pytest.approx(ref_any.mean(), rel=1e-12)
+    assert got.loc["any", "published_se"] == pytest.approx(math.sqrt(0.8 * 0.2 / 30))
+    assert got.loc["nv", "simulated"] == pytest.approx(pl.groupby("replicate")["nv"].mean().mean())
+    wk2 = d[(d.arm == "ketamine") & (d.day == 14)].groupby("replicate")["nrs"].median()
+    assert got.loc["med", "simulated"] == pytest.approx(wk2.mean(), rel=1e-12)
+    ends = d[d.day.isin([7, 14, 21, 28])].groupby(["day", "replicate", "arm"])["nrs"].mean()
+    curve = (
+        (ends.xs("placebo", level="arm") - ends.xs("ketamine", level="arm")).groupby("day").mean()
+    )
+    assert got.loc["peak", "simulated"] == curve.idxmax() / 7
+    assert got.loc["peak", "unit"] == "week" and got.loc["r_psy", "unit"] == "ratio"
 
 
 def test_crossing_of_a_linear_decline():
@@ -680,6 +911,41 @@ def test_cli_exit_codes_and_files(tmp_path, capsys):
     assert _cli([str(plain), "--out", str(out)]) == 2
     assert "skipped" in capsys.readouterr().err
     assert _cli([str(good), "--replicates", "0"]) == 2
+
+
+def test_published_text_of_p_value_fractions():
+    """One trial's outcome reads 'significant'; a probability over trials reads as a percentage
+    (with its bound), never as one trial's outcome."""
+    base = {"quantity": "p_value", "arm": "a", "control": "b", "week": 1}
+    frac = {**base, "statistic": "fraction_significant"}
+    text = judging._published_text
+    assert text(_spec(**frac, value=1, tolerance={"tail": 0.025})) == "significant"
+    assert text(_spec(**frac, value=0, tolerance={"tail": 0.025})) == "not significant"
+    bound = {**frac, "tolerance": None}
+    assert text(_spec(**bound, value=0.8, relation="above")) == "significant in > 80% of trials"
+    assert text(_spec(**bound, value=0.4, relation="below")) == "significant in < 40% of trials"
+    # a bound at 0 or 1 is a probability too, not a trial outcome
+    assert text(_spec(**bound, value=1, relation="below")) == "significant in < 100% of trials"
+    all_w = {**base, "statistic": "fraction_all_significant", "week": None, "weeks": (1, 3)}
+    assert text(_spec(**all_w, value=1, tolerance={"tail": 0.025})) == "significant in every week"
+    assert (
+        text(_spec(**all_w, value=0.7, relation="above", tolerance=None))
+        == "significant in every week in > 70% of trials"
+    )
+
+
+def test_verdict_legend_on_the_command_line_and_in_html(tmp_path, capsys):
+    legend = v.format_legend().splitlines()
+    assert [line.split()[0] for line in legend] == ["PASS", "PASS?", "FAIL", "FAIL?"]
+    assert all("Monte Carlo" in line for line in legend)
+    out = tmp_path / "out"
+    assert _cli([str(_pk_file(tmp_path, 27.7)), "--replicates", "3", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    i = next(k for k, line in enumerate(printed) if line.endswith("checks passed"))
+    assert printed[i + 1 : i + 5] == legend  # right below the table
+    page = (out / "validation.html").read_text()
+    for word, meaning in v.VERDICTS.items():
+        assert f"<dt>{word}</dt><dd>{meaning}</dd>" in page
 
 
 def test_default_out_dir_is_utc_stamped():

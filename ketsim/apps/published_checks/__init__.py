@@ -13,6 +13,16 @@ Trial quantities use the randomised arms of parallel and enrichment designs; day
 first day of the randomised treatment (``anchor: start``) or from the first diary day after its
 scheduled dosing ends (``anchor: treatment_end``), as in :mod:`ketsim.analysis.endpoints`.
 
+Crossover designs (:mod:`~ketsim.apps.published_checks.crossover_checks`): a unit is a (patient,
+period) pair, days count from day 1 of each period (``anchor: start`` only; weeks up to
+``period_weeks``). Arm means, medians and proportions (adverse events and ``nrs_responder`` per
+period) are over the units on the arm; ``arm_difference`` and ``week_of_largest_difference`` use
+each patient's within-patient difference (its periods on ``arm`` minus those on ``control``);
+``p_value`` is a paired test of those differences (``t_test``: paired t; ``wilcoxon``: signed
+rank, zeros dropped, normal approximation with tie and continuity corrections; ``welch`` does
+not apply). Per-patient events (``dropout``, the responder classes), ``end_rate`` and
+``lasting_effect_days`` are refused.
+
 ``arm_mean``
     Mean over the arm's patients of the NRS of ``week`` (``measure``: the diary score of day 7w,
     ``end_of_week``; the mean of days 7w-6..7w with at least 4 entries, ``weekly_mean``; or the
@@ -29,8 +39,32 @@ scheduled dosing ends (``anchor: treatment_end``), as in :mod:`ketsim.analysis.e
     Fraction of the arm's randomised patients with ``event``: an adverse event during the
     randomised treatment (``psychotomimetic``, ``nausea``, ...; ``discontinued`` = treatment
     stopped), ``dropout`` (left the study), the latent classes ``ketamine_responder`` and
-    ``placebo_responder`` (Dahan 2011's mixture), or ``nrs_responder`` (weekly mean of ``week`` at
-    least ``threshold_pct`` below baseline).
+    ``placebo_responder`` (Dahan 2011's mixture), or ``nrs_responder`` (weekly mean of ``week``,
+    counted from ``anchor``, at least ``threshold_pct`` below baseline).
+``proportion_difference``, ``proportion_ratio``
+    The same proportion (``event``, or patients with any of the AEs in ``events``) in ``arm``
+    and in ``control``. Difference: ``arm - control`` per replicate, averaged (MC SE = SD over
+    replicates / sqrt(R)). Ratio (a risk ratio): the ratio of the two replicate-mean
+    proportions, not the mean of per-replicate ratios (a small trial's control arm may have no
+    event); MC SE by the delta method. A ratio is judged on the log scale: ``se`` is the SE of
+    the log ratio, a ``ci`` gives ``(ln high - ln low) / (2 z)``, and ``k_se`` accepts
+    ``value x/÷ exp(k SE)``.
+``any_ae``
+    Fraction of the arm's randomised patients with at least one of ``events`` during the
+    randomised treatment (default every adverse event: psychotomimetic, intolerable, nausea,
+    vomiting, liver_injury; ``discontinued`` is a treatment action and counts only if listed).
+    With ``n`` alone the published SE is binomial, as for ``proportion``.
+``median_nrs``
+    Median over the arm's patients of the NRS of ``week`` or ``day`` (``measure``, ``scale``,
+    ``anchor`` as ``arm_mean``), per replicate; simulated value the mean of the replicate
+    medians (the expected median of a trial of this size), MC SE = SD / sqrt(R).
+``week_of_largest_difference``
+    The week of ``weeks`` (default every trial week; ``anchor: treatment_end`` needs ``weeks``)
+    in which the mean NRS difference ``control - arm`` (the arm's benefit; ``measure``
+    end_of_week or weekly_mean, ``scale``) is largest. The curve is averaged over replicates
+    before the largest week is taken, so the value is the model's expected peak week, not the
+    spread of peaks single trials would show; MC SE by bootstrap over replicates. A published
+    peak week has no SE: judge it with ``abs`` (weeks).
 ``end_rate``
     Mean nominal infusion rate at the end of the titrated infusion, mg/h/70 kg (patients whose
     infusion ran to its end).
@@ -82,9 +116,11 @@ from ketsim.apps.published_checks.judging import (
     validate_scenario,
 )
 from ketsim.apps.published_checks.output import (
+    VERDICTS,
     add_validate_parser,
     cmd_validate,
     default_out_dir,
+    format_legend,
     format_table,
     render_html,
     write_outputs,
@@ -99,10 +135,12 @@ __all__ = [
     "COLUMNS",
     "DEFAULT_REPLICATES",
     "N_BOOTSTRAP",
+    "VERDICTS",
     "ValidationRun",
     "add_validate_parser",
     "cmd_validate",
     "default_out_dir",
+    "format_legend",
     "format_table",
     "render_html",
     "scenario_files",

@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 
 from ketsim.config.scenario import (
+    ANY_AE_DEFAULT,
     PK_QUANTITIES,
+    PROPORTION_QUANTITIES,
     ExpectedSpec,
     Scenario,
     ScenarioError,
@@ -40,6 +42,7 @@ from ketsim.apps.published_checks.summaries import (
     _rows,
     _variant_key,
     _z_of_p,
+    searched_weeks,
 )
 from ketsim.apps.published_checks.trial_checks import (
     _finish_trial_row,
@@ -58,6 +61,9 @@ def _bounds(row: _Row) -> tuple[float, float, str]:
         return v, math.inf, f"> {v:g}"
     t = e.tolerance
     kind = t.kind
+    if kind == "k_se" and e.quantity == "proportion_ratio":
+        f = math.exp(t.k_se * e.published_se())  # on the log scale
+        return v / f, v * f, f"×/÷{f:.3g} ({t.k_se:g} SE of log)"
     if kind == "k_se":
         tol = t.k_se * e.published_se()
         return v - tol, v + tol, f"±{tol:.3g} ({t.k_se:g} SE)"
@@ -112,12 +118,16 @@ def _judge(row: _Row) -> tuple[bool, bool, float, float, str]:
 
 def _unit(e: ExpectedSpec) -> str:
     q = e.quantity
-    if q in ("arm_mean", "arm_difference"):
+    if q in ("arm_mean", "arm_difference", "median_nrs"):
         return "NRS change" if e.scale == "change_from_baseline" else "NRS"
+    if q == "week_of_largest_difference":
+        return "week"
     if q == "p_value":
         return "p" if (e.statistic or "median") == "median" else "fraction of trials"
-    if q == "proportion":
+    if q in ("proportion", "any_ae"):
         return "fraction"
+    if q == "proportion_difference":
+        return "difference of fractions"
     if q == "end_rate":
         return "mg/h/70 kg"
     if q == "lasting_effect_days":
@@ -137,8 +147,11 @@ def _selector(row: _Row) -> str:
     parts: list[str] = []
     if e.arm is not None:
         parts.append(f"{e.arm} vs {e.control}" if e.control else e.arm)
-    if q in ("arm_mean", "arm_difference", "p_value"):
-        if e.measure == "day":
+    if q in ("arm_mean", "arm_difference", "p_value", "median_nrs", "week_of_largest_difference"):
+        if q == "week_of_largest_difference":
+            weeks = f"weeks {e.weeks[0]}-{e.weeks[1]}" if e.weeks else "every week"
+            parts += [f"largest {e.control} - {e.arm} in {weeks}", e.measure]
+        elif e.measure == "day":
             parts.append(f"day {e.day}")
         elif q == "p_value" and (e.statistic or "median") == "fraction_all_significant":
             parts.append(f"weeks {e.weeks[0]}-{e.weeks[1]}" if e.weeks else f"week {e.week}")
@@ -154,8 +167,16 @@ def _selector(row: _Row) -> str:
         parts.append(f"{e.test}, {e.statistic or 'median'}")
         if (e.statistic or "median") != "median":
             parts.append(f"alpha {e.alpha:g}")
-    if q == "proportion":
-        parts.append(e.event + (f" week {e.week} ({e.threshold_pct:g}%)" if e.week else ""))
+    if q in PROPORTION_QUANTITIES:
+        if e.event is not None:
+            what = e.event + (f" week {e.week} ({e.threshold_pct:g}%)" if e.week else "")
+        else:
+            what = "any of " + ", ".join(e.events or ANY_AE_DEFAULT)
+        parts.append(what)
+        if q == "proportion_ratio":
+            parts.append("ratio of the mean proportions")
+        if e.anchor != "start":
+            parts.append(f"from {e.anchor}")
     if q == "lasting_effect_days":
         if e.fraction is not None:
             how = f"{e.fraction:g} x its start"
@@ -185,17 +206,26 @@ def _selector(row: _Row) -> str:
     return ", ".join(parts)
 
 
+def _fraction_text(e: ExpectedSpec) -> str:
+    """Published value of a p-value fraction: one trial's outcome (tolerance ``tail``, value 0
+    or 1) or a probability over trials (a bound or a fraction, e.g. Noppers 2010's 0.85)."""
+    every = e.statistic == "fraction_all_significant"
+    what = "significant in every week" if every else "significant"
+    if e.tolerance is not None and e.tolerance.kind == "tail":
+        return what if e.value == 1 else f"not {what}"
+    rel = {"below": "< ", "above": "> "}.get(e.relation, "")
+    return f"{what} in {rel}{100 * e.value:g}% of trials"
+
+
 def _published_text(e: ExpectedSpec) -> str:
     if e.quantity == "p_value" and (e.statistic or "median") != "median":
-        if e.value in (0, 1):  # one published trial's outcome
-            return "significant" if e.value == 1 else "not significant"
-        return f"{e.value:g} of trials"  # a trial-level probability (e.g. Noppers 2010)
+        return _fraction_text(e)
     if e.quantity == "p_value":
         txt = f"P = {e.value:g}"
     else:
         txt = f"{e.value:g}"
     if e.se is not None:
-        txt += f" ± {e.se:g} (SE)"
+        txt += f" ± {e.se:g} (SE{' of log' if e.quantity == 'proportion_ratio' else ''})"
     elif e.sd is not None:
         txt += f" ± {e.sd:g} (SD)"
     if e.ci is not None:
@@ -207,6 +237,23 @@ def _published_text(e: ExpectedSpec) -> str:
     elif e.relation == "above":
         txt = f"> {e.value:g}"
     return txt
+
+
+_WITHIN = {
+    "arm_difference": "crossover: mean within-patient difference between the periods",
+    "week_of_largest_difference": "crossover: mean within-patient differences per week",
+    "p_value": "crossover: paired test of the within-patient differences",
+}
+
+
+def _design_note(e: ExpectedSpec, variants: dict[str, Scenario]) -> str:
+    """How a crossover changes the quantity's meaning (empty otherwise)."""
+    sc = variants[_variant_key(e)]
+    if not _is_trial(e) or sc.design.type != "crossover":
+        return ""
+    if e.quantity in _WITHIN:
+        return _WITHIN[e.quantity]
+    return "crossover: over the (patient, period) units on the arm"
 
 
 # -- one scenario ---------------------------------------------------------------------------------
@@ -266,8 +313,7 @@ def validate_scenario(
         results.update(_run_trials(variants[key], specs, entropy, replicates, jobs))
     for r in rows:
         if _is_trial(r.spec):
-            e = r.spec
-            weeks = list(range(e.weeks[0], e.weeks[1] + 1)) if e.weeks else [e.week]
+            weeks = searched_weeks(r.spec, variants[_variant_key(r.spec)])
             _finish_trial_row(r, results[r.index], weeks, rng)
     pk_rows = [r for r in rows if not _is_trial(r.spec)]
     if pk_rows:
@@ -276,7 +322,7 @@ def validate_scenario(
     for r in rows:
         e = r.spec
         passed, decisive, lo, hi, tol = _judge(r)
-        note = "; ".join(x for x in (e.note.strip(), r.note) if x)
+        note = "; ".join(x for x in (e.note.strip(), r.note, _design_note(e, variants)) if x)
         out.append(
             {
                 "scenario": sc.name,

@@ -41,6 +41,24 @@ def _num(x: Any, se: Any = None) -> str:
     return s
 
 
+#: the verdict words of the result column and what they mean (printed below the table)
+VERDICTS: dict[str, str] = {
+    "PASS": "the simulated value meets the acceptance, more than 2 Monte Carlo SEs inside it",
+    "PASS?": "meets the acceptance, but within 2 Monte Carlo SEs of a bound: more replicates "
+    "could turn it into FAIL",
+    "FAIL": "the simulated value misses the acceptance by more than 2 Monte Carlo SEs (or "
+    "could not be computed)",
+    "FAIL?": "misses the acceptance, but within 2 Monte Carlo SEs of a bound: more replicates "
+    "could turn it into PASS",
+}
+
+
+def format_legend() -> str:
+    """One line per verdict word of the result column: what it means."""
+    w = max(len(k) for k in VERDICTS)
+    return "\n".join(f"{k.ljust(w)}  {text}" for k, text in VERDICTS.items())
+
+
 def _result(row: pd.Series) -> str:
     r = "PASS" if row["passed"] else "FAIL"
     return r if row["decisive"] else f"{r}?"
@@ -114,6 +132,7 @@ def render_html(run: ValidationRun, title: str = "ketsim validation") -> str:
         rows.append(f'<tr class="{cls}">{"".join(cells)}</tr>')
     n_pass = int(t["passed"].sum()) if len(t) else 0
     skipped = "".join(f"<li>{esc(f)}: {esc(why)}</li>" for f, why in run.skipped)
+    legend = "".join(f"<dt>{esc(k)}</dt><dd>{esc(x)}</dd>" for k, x in VERDICTS.items())
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     head = "".join(f"<th>{esc(label)}</th>" for _, label in cols)
     scen = "".join(
@@ -144,6 +163,9 @@ th, td {{ border: 1px solid #bbb; padding: 0.25em 0.5em; text-align: left; verti
 th {{ background: #eee; }}
 tr.pass td {{ background: #e6f4e6; }}
 tr.fail td {{ background: #f8dcdc; }}
+dl.legend {{ display: grid; grid-template-columns: max-content auto; gap: 0.1em 1em; }}
+dl.legend dt {{ font-weight: bold; }}
+dl.legend dd {{ margin: 0; }}
 </style></head><body>
 <h1>{esc(title)}</h1>
 <p>{n_pass} of {len(t)} checks passed; {run.replicates} replicates per scenario;
@@ -151,8 +173,7 @@ tr.fail td {{ background: #f8dcdc; }}
 <h2>Scenarios</h2>
 <table><thead><tr>{scen_head}</tr></thead><tbody>{scen}</tbody></table>
 <h2>Checks</h2>
-<p>"PASS?"/"FAIL?": within 2 Monte Carlo SEs of an acceptance bound (more replicates could flip
-it).</p>
+<dl class="legend">{legend}</dl>
 <table><thead><tr>{head}</tr></thead><tbody>
 {chr(10).join(rows)}
 </tbody></table>
@@ -241,5 +262,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 1
     if not args.quiet:
         print(format_table(run.table))
+        print(format_legend())
         print(f"{run.replicates} replicates, {run.elapsed_s:.1f} s; wrote {files[0]}, {files[1]}")
     return 0 if run.all_passed else 1

@@ -4,6 +4,7 @@ bootstrap), result rows and variant keys.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import warnings
@@ -77,6 +78,15 @@ def _rep_mean(values: np.ndarray, mask: np.ndarray, pos: np.ndarray, n_rep: int)
         return np.where(n > 0, s / np.maximum(n, 1), np.nan)
 
 
+def _rep_median(values: np.ndarray, mask: np.ndarray, pos: np.ndarray, n_rep: int) -> np.ndarray:
+    """(R,) median of ``values`` over the patients in ``mask`` of each replicate (NaN skipped)."""
+    ok = mask & ~np.isnan(values)
+    order = np.argsort(pos[ok], kind="stable")
+    x, r = values[ok][order], pos[ok][order]
+    cuts = np.searchsorted(r, np.arange(n_rep + 1))
+    return np.array([np.median(x[a:b]) if b > a else np.nan for a, b in itertools.pairwise(cuts)])
+
+
 def _mean_se(x: np.ndarray) -> tuple[float, float]:
     """Mean over replicates and its Monte Carlo SE (SD / sqrt(R)), NaN replicates left out."""
     x = np.asarray(x, float)
@@ -146,6 +156,19 @@ _BASE = _variant_key(ExpectedSpec.model_construct(overrides=None))  # the scenar
 # -- trial quantities -----------------------------------------------------------------------------
 def _is_trial(e: ExpectedSpec) -> bool:
     return e.quantity in TRIAL_QUANTITIES or e.definition == "difference_below"
+
+
+def searched_weeks(e: ExpectedSpec, sc: Scenario) -> list[int]:
+    """Weeks of a ``p_value`` profile or searched by ``week_of_largest_difference``: ``weeks``
+    (inclusive), else ``[week]``, else (week_of_largest_difference) every week of the trial (of
+    a period for crossovers)."""
+    if e.weeks is not None:
+        return list(range(e.weeks[0], e.weeks[1] + 1))
+    if e.quantity == "week_of_largest_difference":
+        crossover = sc.design.type == "crossover"
+        last = sc.design.crossover.period_weeks if crossover else sc.trial.weeks
+        return list(range(1, last + 1))
+    return [e.week]
 
 
 def _anchor(ta: TrialArrays, e: ExpectedSpec) -> np.ndarray:

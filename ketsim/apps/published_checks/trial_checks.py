@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ketsim.config.scenario import (
+    ANY_AE_DEFAULT,
     ExpectedSpec,
     Scenario,
 )
@@ -20,14 +21,17 @@ if TYPE_CHECKING:
 from joblib import Parallel, delayed
 
 from ketsim.analysis.endpoints import end_days, gather_days, phase_days, weekly_matrix
+from ketsim.apps.published_checks.crossover_checks import crossover_quantity
 from ketsim.apps.published_checks.summaries import (
     _MIN_DAYS_PER_WEEK,
     N_BOOTSTRAP,
     _anchor,
     _mean_se,
     _rep_mean,
+    _rep_median,
     _Row,
     _z_of_p,
+    searched_weeks,
 )
 from ketsim.core import stats
 from ketsim.engine.executors import chunk_ranges, default_chunk_size
@@ -48,6 +52,30 @@ def _week_values(ta: TrialArrays, e: ExpectedSpec, week: int | None) -> np.ndarr
     if e.scale == "change_from_baseline":
         v = v - ta.baseline
     return v
+
+
+def _event_values(m: TrialModel | Any, ta: TrialArrays, e: ExpectedSpec) -> np.ndarray:
+    """(P,) 1.0 if the patient had the expectation's event (any of ``events``), else 0.0; NaN
+    where it cannot be told (an ``nrs_responder`` without an evaluable week or baseline)."""
+    events = e.events
+    if events is None and e.quantity == "any_ae":
+        events = ANY_AE_DEFAULT
+    if events is not None:
+        seg = ta.randomised_segment
+        return np.any([ta.ae[ev][:, seg] for ev in events], axis=0).astype(float)
+    ev = e.event
+    if ev == "dropout":
+        return (~np.isnan(ta.dropout_day)).astype(float)
+    if ev == "ketamine_responder":
+        return np.asarray(m.responder, float)
+    if ev == "placebo_responder":
+        return np.asarray(m.placebo_responder, float)
+    if ev == "nrs_responder":
+        wm = weekly_matrix(ta, [e.week], _anchor(ta, e), None, _MIN_DAYS_PER_WEEK)[:, 0]
+        with np.errstate(invalid="ignore"):
+            r = (ta.baseline - wm) >= ta.baseline * e.threshold_pct / 100.0 - 1e-12
+        return np.where(np.isnan(wm) | np.isnan(ta.baseline), np.nan, r.astype(float))
+    return ta.ae[ev][:, ta.randomised_segment].astype(float)
 
 
 def _p_values(
@@ -124,6 +152,8 @@ def _trial_quantity(
     m: TrialModel | Any, ta: TrialArrays, e: ExpectedSpec, pos: np.ndarray, n_rep: int
 ) -> np.ndarray:
     """Per-replicate values of one trial expectation (first axis: replicate)."""
+    if ta.type == "crossover":
+        return crossover_quantity(m, ta, e, pos, n_rep)
     names = list(ta.arm_names)
     arm_i = names.index(e.arm) if e.arm is not None else -1
     ctrl_i = names.index(e.control) if e.control is not None else -1
@@ -137,22 +167,25 @@ def _trial_quantity(
     if q == "p_value":
         weeks = list(range(e.weeks[0], e.weeks[1] + 1)) if e.weeks else [e.week]  # day: [None]
         return _p_values(ta, e, weeks, arm_i, ctrl_i, pos, n_rep)
-    if q == "proportion":
-        ev = e.event
-        if ev == "dropout":
-            v = (~np.isnan(ta.dropout_day)).astype(float)
-        elif ev == "ketamine_responder":
-            v = np.asarray(m.responder, float)
-        elif ev == "placebo_responder":
-            v = np.asarray(m.placebo_responder, float)
-        elif ev == "nrs_responder":
-            wm = weekly_matrix(ta, [e.week], _anchor(ta, e), None, _MIN_DAYS_PER_WEEK)[:, 0]
-            with np.errstate(invalid="ignore"):
-                r = (ta.baseline - wm) >= ta.baseline * e.threshold_pct / 100.0 - 1e-12
-            v = np.where(np.isnan(wm) | np.isnan(ta.baseline), np.nan, r.astype(float))
-        else:
-            v = ta.ae[ev][:, ta.randomised_segment].astype(float)
-        return _rep_mean(v, in_arm, pos, n_rep)
+    if q in ("proportion", "any_ae"):
+        return _rep_mean(_event_values(m, ta, e), in_arm, pos, n_rep)
+    if q in ("proportion_difference", "proportion_ratio"):
+        # (R, 2): the arm's and the control's proportion; the ratio is taken of the means
+        v = _event_values(m, ta, e)
+        pa = _rep_mean(v, in_arm, pos, n_rep)
+        pc = _rep_mean(v, ta.arm == ctrl_i, pos, n_rep)
+        return np.column_stack([pa, pc])
+    if q == "median_nrs":
+        return _rep_median(_week_values(ta, e, e.week), in_arm, pos, n_rep)
+    if q == "week_of_largest_difference":
+        # (R, W): control - arm mean NRS of each searched week (positive: the arm has less pain)
+        cols = []
+        for w in searched_weeks(e, m.scenario):
+            v = _week_values(ta, e, w)
+            cols.append(
+                _rep_mean(v, ta.arm == ctrl_i, pos, n_rep) - _rep_mean(v, in_arm, pos, n_rep)
+            )
+        return np.column_stack(cols)
     if q == "end_rate":
         frac = 0.5 if m.racemic else 1.0
         v = np.asarray(m.end_rate, float) * 70.0 / np.asarray(m.weight, float) / frac
@@ -257,4 +290,51 @@ def _finish_trial_row(
         elif vals.size < len(boot):
             row.note = f"{len(boot) - vals.size} of {len(boot)} bootstrap samples censored"
         return
+    if e.quantity == "proportion_difference":
+        row.value, row.mc_se = _mean_se(x[:, 0] - x[:, 1])
+        return
+    if e.quantity == "proportion_ratio":
+        row.value, row.mc_se = _ratio_of_means(x[:, 0], x[:, 1])
+        return
+    if e.quantity == "week_of_largest_difference":
+        row.value, row.mc_se = _largest_week(x, weeks, rng)
+        return
     row.value, row.mc_se = _mean_se(x)
+
+
+def _ratio_of_means(a: np.ndarray, c: np.ndarray) -> tuple[float, float]:
+    """mean(a) / mean(c) over replicates and its delta-method MC SE.
+
+    The ratio of the expected proportions, not the mean of per-replicate ratios: a small trial's
+    control arm can have no event (an infinite ratio), and the mean of ratios is biased.
+    """
+    ok = ~(np.isnan(a) | np.isnan(c))
+    a, c = a[ok], c[ok]
+    if a.size == 0 or c.mean() == 0:
+        return math.nan, math.nan
+    ma, mc = float(a.mean()), float(c.mean())
+    ratio = ma / mc
+    if a.size < 2 or ma == 0:
+        return ratio, math.nan
+    cov = np.cov(a, c, ddof=1) / a.size
+    rel_var = cov[0, 0] / ma**2 + cov[1, 1] / mc**2 - 2 * cov[0, 1] / (ma * mc)
+    return ratio, ratio * math.sqrt(max(float(rel_var), 0.0))
+
+
+def _largest_week(x: np.ndarray, weeks: list[int], rng: np.random.Generator) -> tuple[float, float]:
+    """The searched week with the largest mean difference (over replicates) and its bootstrap
+    MC SE over replicates."""
+
+    def arg(curves: np.ndarray) -> float:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN week
+            m = np.nanmean(curves, axis=0)
+        return float(weeks[int(np.nanargmax(m))]) if not np.isnan(m).all() else math.nan
+
+    value = arg(x)
+    R = x.shape[0]
+    if R < 2 or math.isnan(value):
+        return value, math.nan
+    idx = rng.integers(0, R, size=(N_BOOTSTRAP, R))
+    boot = np.array([arg(x[b]) for b in idx])
+    return value, float(np.nanstd(boot, ddof=1))

@@ -21,6 +21,7 @@ from ketsim.config.schema.design import (
 )
 from ketsim.config.schema.endpoints import AE_NAMES, ENDPOINT_TYPES, EndpointSpec
 from ketsim.config.schema.expected import (
+    ANY_AE_DEFAULT,
     EXPECTED_EVENTS,
     EXPECTED_KEYS,
     EXPECTED_QUANTITIES,
@@ -28,6 +29,7 @@ from ketsim.config.schema.expected import (
     PK_ANALYTES,
     PK_QUANTITIES,
     PK_STATISTICS,
+    PROPORTION_QUANTITIES,
     STATISTICS,
     TRIAL_QUANTITIES,
     ExpectedSpec,
@@ -57,6 +59,7 @@ from ketsim.config.schema.run_settings import OutputSpec, SweepSpec
 
 __all__ = [
     "AE_NAMES",
+    "ANY_AE_DEFAULT",
     "BOLUS_ROUTES",
     "ENDPOINT_TYPES",
     "EXPECTED_EVENTS",
@@ -66,6 +69,7 @@ __all__ = [
     "PK_ANALYTES",
     "PK_QUANTITIES",
     "PK_STATISTICS",
+    "PROPORTION_QUANTITIES",
     "P_STATISTICS",
     "STATISTICS",
     "STRATEGIES",

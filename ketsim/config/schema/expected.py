@@ -5,6 +5,7 @@ selectors :mod:`ketsim.apps.published_checks` computes.
 
 from __future__ import annotations
 
+import math
 from statistics import NormalDist
 from typing import Any, Literal
 
@@ -14,12 +15,14 @@ from ketsim.config.schema.base import HoursField, StrictModel
 from ketsim.config.schema.endpoints import AE_NAMES
 
 __all__ = [
+    "ANY_AE_DEFAULT",
     "EXPECTED_EVENTS",
     "EXPECTED_KEYS",
     "EXPECTED_QUANTITIES",
     "PK_ANALYTES",
     "PK_QUANTITIES",
     "PK_STATISTICS",
+    "PROPORTION_QUANTITIES",
     "P_STATISTICS",
     "STATISTICS",
     "TRIAL_QUANTITIES",
@@ -34,6 +37,11 @@ EXPECTED_QUANTITIES = (
     "arm_difference",
     "p_value",
     "proportion",
+    "proportion_difference",
+    "proportion_ratio",
+    "any_ae",
+    "median_nrs",
+    "week_of_largest_difference",
     "end_rate",
     "lasting_effect_days",
     "pk_cmax",
@@ -44,7 +52,23 @@ EXPECTED_QUANTITIES = (
     "pk_ratio",
 )
 #: quantities computed from simulated trials (``arms``) and from population PK (``regimens``)
-TRIAL_QUANTITIES = ("arm_mean", "arm_difference", "p_value", "proportion", "end_rate")
+TRIAL_QUANTITIES = (
+    "arm_mean",
+    "arm_difference",
+    "p_value",
+    "proportion",
+    "proportion_difference",
+    "proportion_ratio",
+    "any_ae",
+    "median_nrs",
+    "week_of_largest_difference",
+    "end_rate",
+)
+#: quantities over an arm's patients with an event (``event``, or any of ``events``)
+PROPORTION_QUANTITIES = ("proportion", "proportion_difference", "proportion_ratio", "any_ae")
+#: adverse events of ``any_ae`` without ``events``: every AE ('discontinued' is a treatment
+#: action, not an adverse event)
+ANY_AE_DEFAULT = tuple(a for a in AE_NAMES if a != "discontinued")
 PK_QUANTITIES = ("pk_cmax", "pk_tmax", "pk_auc", "pk_concentration", "pk_half_life", "pk_ratio")
 EXPECTED_EVENTS = (
     *AE_NAMES,
@@ -65,11 +89,17 @@ _EXPECTED_COMMON = frozenset(
 )
 _NRS_KEYS = frozenset({"week", "day", "measure", "scale", "anchor"})
 _PK_KEYS = frozenset({"analyte", "enantiomer", "statistic", "window"})
+_EVENT_KEYS = frozenset({"event", "events", "week", "threshold_pct", "anchor"})
 EXPECTED_KEYS: dict[str, frozenset[str]] = {
     "arm_mean": _NRS_KEYS | {"arm"},
     "arm_difference": _NRS_KEYS | {"arm", "control"},
     "p_value": _NRS_KEYS | {"arm", "control", "weeks", "test", "statistic", "alpha", "sides"},
-    "proportion": frozenset({"arm", "event", "week", "threshold_pct"}),
+    "proportion": _EVENT_KEYS | {"arm"},
+    "proportion_difference": _EVENT_KEYS | {"arm", "control"},
+    "proportion_ratio": _EVENT_KEYS | {"arm", "control"},
+    "any_ae": frozenset({"arm", "events"}),
+    "median_nrs": _NRS_KEYS | {"arm"},
+    "week_of_largest_difference": _NRS_KEYS - {"week", "day"} | {"arm", "control", "weeks"},
     "end_rate": frozenset({"arm"}),
     "lasting_effect_days": frozenset(
         {"definition", "arm", "control", "fraction", "threshold", "statistic"}
@@ -89,7 +119,10 @@ class ToleranceSpec(StrictModel):
     ``k_se``
         ``|simulated - value| <= k x SE``, where SE is the published standard error: ``se``; else
         ``sd / sqrt(n)``; else the half-width of ``ci`` divided by the normal quantile of
-        ``ci_level``; else, for a ``proportion`` with ``n``, the binomial ``sqrt(p (1 - p) / n)``.
+        ``ci_level``; else, for a ``proportion`` or ``any_ae`` with ``n``, the binomial
+        ``sqrt(p (1 - p) / n)``. ``proportion_ratio`` is judged on the log scale:
+        ``|ln simulated - ln value| <= k x SE``, with ``se`` the SE of the log ratio or
+        ``(ln high - ln low) / (2 z)`` of the ``ci``.
     ``abs`` / ``rel``
         ``|simulated - value| <= abs`` / ``<= rel x |value|``.
     ``ci``
@@ -167,7 +200,10 @@ class ExpectedSpec(StrictModel):
     control: str | None = Field(None, description="comparator arm (differences, p-values)")
     week: int | None = Field(None, ge=1, description="week (from day 1 of the anchor)")
     weeks: tuple[int, int] | None = Field(
-        None, description="p_value: first and last week (inclusive), one row per week"
+        None,
+        description="p_value: first and last week (inclusive), one row per week; "
+        "week_of_largest_difference: the weeks searched (default every week of the trial, or of "
+        "a crossover period)",
     )
     day: int | None = Field(None, ge=1, description="diary day (measure: day)")
     measure: Literal["end_of_week", "weekly_mean", "day"] = Field(
@@ -193,7 +229,15 @@ class ExpectedSpec(StrictModel):
     alpha: float = Field(0.05, gt=0, lt=1, description="significance level of p_value fractions")
     sides: Literal[1, 2] = Field(2, description="p_value: two-sided, or one-sided for benefit")
     event: Literal[EXPECTED_EVENTS] | None = Field(  # type: ignore[valid-type]
-        None, description="proportion: " + ", ".join(EXPECTED_EVENTS)
+        None,
+        description="proportion, proportion_difference, proportion_ratio: "
+        + ", ".join(EXPECTED_EVENTS),
+    )
+    events: tuple[Literal[AE_NAMES], ...] | None = Field(  # type: ignore[valid-type]
+        None,
+        min_length=1,
+        description="instead of 'event': adverse events, counting patients with any of them "
+        "(any_ae default: every AE except discontinued)",
     )
     threshold_pct: float = Field(
         30.0, gt=0, le=100, description="nrs_responder: reduction from baseline at 'week'"
@@ -261,11 +305,11 @@ class ExpectedSpec(StrictModel):
                 if getattr(self, k) is None:
                     raise ValueError(f"quantity {q} needs '{k}'")
 
-        if q in ("arm_mean", "arm_difference", "proportion", "end_rate", "p_value"):
+        if q in TRIAL_QUANTITIES:
             need("arm")
-        if q in ("arm_difference", "p_value"):
+        if q in TRIAL_QUANTITIES and "control" in EXPECTED_KEYS[q]:
             need("control")
-        if q in ("arm_mean", "arm_difference"):
+        if q in ("arm_mean", "arm_difference", "median_nrs"):
             if self.measure == "day":
                 need("day")
                 if self.week is not None:
@@ -285,12 +329,22 @@ class ExpectedSpec(StrictModel):
                     raise ValueError("quantity p_value needs exactly one of 'week' or 'weeks'")
                 if self.day is not None:
                     raise ValueError(f"'day' needs measure 'day' (got {self.measure})")
-            if self.weeks is not None and not 1 <= self.weeks[0] <= self.weeks[1]:
-                raise ValueError(f"'weeks' must satisfy 1 <= first <= last (got {self.weeks})")
-        if q == "proportion":
-            need("event")
+        if q == "week_of_largest_difference":
+            if self.measure == "day":
+                raise ValueError(
+                    "week_of_largest_difference compares weeks: measure 'day' does not apply"
+                )
+            if self.anchor != "start" and self.weeks is None:
+                raise ValueError("anchor treatment_end needs 'weeks' (the weeks searched)")
+        if self.weeks is not None and not 1 <= self.weeks[0] <= self.weeks[1]:
+            raise ValueError(f"'weeks' must satisfy 1 <= first <= last (got {self.weeks})")
+        if q in PROPORTION_QUANTITIES and q != "any_ae":
+            if (self.event is None) == (self.events is None):
+                raise ValueError(f"quantity {q} needs exactly one of 'event' or 'events'")
             if (self.event == "nrs_responder") != (self.week is not None):
                 raise ValueError("'week' goes with event nrs_responder (and it needs one)")
+            if self.anchor != "start" and self.event != "nrs_responder":
+                raise ValueError("'anchor' goes with event nrs_responder (the week it counts)")
         if q == "lasting_effect_days":
             need("definition")
             if self.definition == "difference_below":
@@ -323,9 +377,18 @@ class ExpectedSpec(StrictModel):
         if stat is not None and stat not in allowed_stats:
             what = ", ".join(allowed_stats) if allowed_stats else "none (the replicate mean)"
             raise ValueError(f"statistic '{stat}' does not apply to {q}; allowed: {what}")
-        fraction_valued = q == "proportion" or (q == "p_value" and stat is not None)
+        fraction_valued = q in ("proportion", "any_ae") or (q == "p_value" and stat is not None)
         if fraction_valued and stat != "median" and not 0 <= self.value <= 1:
             raise ValueError(f"'value' of {q} is a fraction in [0, 1] (got {self.value})")
+        if q == "proportion_difference" and not -1 <= self.value <= 1:
+            raise ValueError(f"'value' of {q} is a difference of fractions (got {self.value})")
+        if q == "proportion_ratio":
+            if self.value <= 0:
+                raise ValueError(f"'value' of {q} must be > 0 (got {self.value})")
+            if self.sd is not None:
+                raise ValueError(f"{q} takes 'se' (of the log ratio) or 'ci', not 'sd'")
+            if self.ci is not None and self.ci[0] <= 0:
+                raise ValueError(f"'ci' of {q} must be positive (got {list(self.ci)})")
         if self.ci is not None and not self.ci[0] <= self.ci[1]:
             raise ValueError(f"'ci' must satisfy low <= high (got {list(self.ci)})")
         self._check_tolerance()
@@ -371,8 +434,17 @@ class ExpectedSpec(StrictModel):
             )
 
     def published_se(self) -> float | None:
-        """The published standard error (see :class:`ToleranceSpec`), or None."""
+        """The published standard error (see :class:`ToleranceSpec`), or None; for
+        ``proportion_ratio`` the SE of the log ratio."""
 
+        if self.quantity == "proportion_ratio":
+            # ratios are judged on the log scale: a CI of a ratio is symmetric there
+            if self.se is not None:
+                return self.se
+            if self.ci is not None:
+                z = NormalDist().inv_cdf(0.5 + self.ci_level / 2)
+                return math.log(self.ci[1] / self.ci[0]) / (2 * z)
+            return None
         if self.se is not None:
             return self.se
         if self.sd is not None and self.n is not None:
@@ -380,6 +452,7 @@ class ExpectedSpec(StrictModel):
         if self.ci is not None:
             z = NormalDist().inv_cdf(0.5 + self.ci_level / 2)
             return (self.ci[1] - self.ci[0]) / (2 * z)
-        if self.quantity == "proportion" and self.n is not None and 0 <= self.value <= 1:
+        binomial = self.quantity in ("proportion", "any_ae")
+        if binomial and self.n is not None and 0 <= self.value <= 1:
             return (self.value * (1 - self.value) / self.n) ** 0.5
         return None
