@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ketsim.config.scenario import INFUSION_ROUTES, PopulationSpec, RegimenSpec, Scenario
+from ketsim.core.pd.comparators import ArmComparator, arm_comparators
 from ketsim.core.pd.parameters import DEFAULT_LASTING_EFFECT, PDParameters, resolve_pd
 from ketsim.core.pk.model import PKSwitches
 from ketsim.core.units import Amount, Rate, infusion_rate_mg_per_h
@@ -231,6 +232,7 @@ class TrialPlan:
     effects : the PD switches the rules read.
     run_in : the EERW run-in rule (None for other designs).
     pk : the PK settings.
+    comparators : the comparator drug of each arm (midazolam, lidocaine; None: ketamine, saline).
     """
 
     name: str
@@ -244,6 +246,7 @@ class TrialPlan:
     effects: EffectSwitches
     run_in: RunInRule | None
     pk: TrialPK
+    comparators: tuple[ArmComparator | None, ...] = ()
 
 
 def compile_trial(scenario: Scenario) -> TrialPlan:
@@ -305,4 +308,5 @@ def compile_trial(scenario: Scenario) -> TrialPlan:
             switches=pk_switches(sc),
             cyp3a_cyp2c9_effect=sw.cyp3a_cyp2c9_effect,
         ),
+        comparators=arm_comparators(sc.arms, pd.midazolam_belief_up),
     )
