@@ -1,4 +1,5 @@
-"""Comparator drugs in a trial batch: midazolam (active placebo) and lidocaine arms.
+"""Comparator drugs and background therapy in a trial batch: midazolam (active placebo) and
+lidocaine arms, background gabapentinoids and opioids, MgSO4 as an adjunct infusion.
 
 A comparator arm's nominal doses (what the blinded staff set on its schedule, titration
 included) times the arm's ``comparator.dose_per_mg`` go into the drug's own exact linear PK
@@ -8,15 +9,27 @@ patient feels the drug (midazolam: sedation; lidocaine: CNS effects) when it cro
 patient's perception threshold (:mod:`ketsim.core.pd.comparators`), which moves the belief of
 being on drug up. Lidocaine's effect site also gives acute relief.
 
+Background therapy (:mod:`ketsim.core.pd.background`): a patient's co-medication
+(``population.comedication``) scales ketamine's acute relief and midazolam's felt-sedation EC50;
+an arm's MgSO4 adjunct acts while the arm's infusion runs (a factor on ketamine's acute relief, its
+own relief, a felt flush that moves the belief).
+
 Only patients whose group ever gives a comparator are propagated, and the random draws (PK
 variability and perception thresholds, one population stream) are made only when a scenario has
-a comparator arm, so trials without one are unchanged.
+a comparator arm or an adjunct, so trials without one are unchanged.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 
+from ketsim.core.pd.background import (
+    BACKGROUND_MEDICATIONS,
+    BackgroundEffect,
+    background_effect,
+    patient_factor,
+)
 from ketsim.core.pd.comparators import ArmComparator, comparator_relief, felt_intensity
 from ketsim.core.pk.comparator_pk import COMPARATOR_PK, comparator_system
 from ketsim.core.pk.propagate import PKCursor, Propagator
@@ -26,10 +39,12 @@ from ketsim.sim.trial_tables import TREATMENTS
 __all__ = [
     "K_COMPARATOR",
     "ComparatorState",
+    "background_effects",
     "comparator_state",
 ]
 
-#: population stream key of the comparator draws (CL, V1 and perception threshold deviates)
+#: population stream key of the comparator draws (CL, V1, perception threshold and adjunct
+#: felt deviates)
 K_COMPARATOR = 19
 
 
@@ -46,6 +61,9 @@ class ComparatorState:
     weight_kg : body weights.
     times : the event grid (its steps are exponentiated up front).
     bank, n_per : the batch's streams and patients per replicate.
+    comedication : co-medication name -> the patients taking it.
+    background : background medication name -> its effect.
+    adjuncts : the MgSO4 adjunct of each scenario arm (None: none).
     """
 
     def __init__(
@@ -57,6 +75,9 @@ class ComparatorState:
         times: np.ndarray,
         bank: StreamBank,
         n_per: list[int],
+        comedication: dict[str, np.ndarray] | None = None,
+        background: dict[str, BackgroundEffect] | None = None,
+        adjuncts: tuple[BackgroundEffect | None, ...] = (),
     ) -> None:
         n = weight_kg.size
         self.n = n
@@ -66,12 +87,19 @@ class ComparatorState:
         self.scale = np.zeros(n)
         self.felt = np.zeros(n, bool)  # felt in the current segment
         self.cursors: dict[str, tuple[np.ndarray, PKCursor]] = {}
-        self.ketamine_factor: np.ndarray | None = None  # background co-medication (None: 1)
+        on, bg = comedication or {}, background or {}
+        # static per patient (None: 1 for everyone)
+        self.base_factor = patient_factor(on, bg, "ketamine_acute_factor", n)
+        self.ketamine_factor = self.base_factor  # times an adjunct's factor while it runs
+        self.sedation_factor = patient_factor(on, bg, "sedation_ec50_factor", n)
+        self.adjuncts = adjuncts if any(a is not None for a in adjuncts) else ()
+        self.seg_arm = np.full(n, -1)  # scenario arm of the segment in force
+        self.adjunct_on = np.zeros(n, bool)
         drugs = {c.drug for c in comparators if c is not None}
-        if not drugs:
+        if not drugs and not self.adjuncts:
             return
-        # (P, 3) standard normals: CL, V1 and the log perception threshold
-        self.eta = draw_rows(bank.take("population", K_COMPARATOR), n_per, (3,), "standard_normal")
+        # (P, 4) standard normals: CL, V1, the log perception threshold, adjunct felt
+        self.eta = draw_rows(bank.take("population", K_COMPARATOR), n_per, (4,), "standard_normal")
         steps, counts = np.unique(np.diff(times), return_counts=True)
         for drug in sorted(drugs):
             gives = [c is not None and c.drug == drug for c in comparators]
@@ -86,20 +114,36 @@ class ComparatorState:
             self.cursors[drug] = (rows, PKCursor(prop, float(times[0])))
 
     def pain_terms(self) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(comparator relief, factor on ketamine's acute relief) for
+        """(comparator and adjunct relief, factor on ketamine's acute relief) for
         :func:`~ketsim.sim.trial_pd.expected_pain` (None: absent)."""
-        return self.relief(), self.ketamine_factor
+        rel = self.relief()
+        if self.adjuncts and np.any(self.adjunct_on):
+            own = self._adjunct_value("relief")
+            rel = own if rel is None else 1.0 - (1.0 - rel) * (1.0 - own)
+        return rel, self.ketamine_factor
+
+    def _adjunct_value(
+        self, field: str, rows: np.ndarray | None = None, default: float = 0.0
+    ) -> np.ndarray:
+        """``field`` of the adjunct running for each patient (``default`` where none runs)."""
+        rows = np.arange(self.n) if rows is None else rows
+        vals = np.array([np.nan if a is None else getattr(a, field) for a in self.adjuncts])
+        arm = self.seg_arm[rows]
+        v = vals[np.maximum(arm, 0)]
+        has = (arm >= 0) & self.adjunct_on[rows] & ~np.isnan(v)
+        return np.where(has, v, default)
 
     @property
     def active(self) -> bool:
-        """Whether any patient can receive a comparator."""
-        return bool(self.cursors)
+        """Whether any patient can receive a comparator or an adjunct."""
+        return bool(self.cursors) or bool(self.adjuncts)
 
     def enter(self, idx: np.ndarray, treatment: str, arm: int) -> None:
         """Patients ``idx`` enter a segment of ``treatment`` (scenario arm ``arm``, -1: none)."""
         self.treatment_code[idx] = TREATMENTS.index(treatment)
         cmp = self.comparators[arm] if arm >= 0 else None
         self.arm[idx] = arm if cmp is not None else -1
+        self.seg_arm[idx] = arm
         self.scale[idx] = cmp.dose_per_mg if cmp is not None else 0.0
         self.felt[idx] = False
 
@@ -112,9 +156,12 @@ class ComparatorState:
         self, nominal_rates: np.ndarray, nominal_boluses: np.ndarray | None, active: np.ndarray
     ) -> None:
         """From now on infuse the comparator arms' nominal rates (mg/h, all infusion routes,
-        times the dose scale; ``active``: treated and in study); give their nominal boluses."""
-        if not self.cursors:
-            return
+        times the dose scale; ``active``: treated and in study); give their nominal boluses.
+        An arm's adjunct runs while its nominal infusion rate is positive."""
+        if self.adjuncts:
+            self.adjunct_on = (nominal_rates.sum(axis=1) > 0) & active
+            f = self._adjunct_value("ketamine_acute_factor", default=1.0)
+            self.ketamine_factor = f if self.base_factor is None else f * self.base_factor
         for drug, (rows, cur) in self.cursors.items():
             on = self._on(drug, rows) * active[rows]
             rates = nominal_rates[rows].sum(axis=1, keepdims=True) * on[:, None]
@@ -179,7 +226,10 @@ class ComparatorState:
                     m = has & (self.arm[live] == a)
                     if not np.any(m):
                         continue
-                    inten = felt_intensity(ce[m], pd.felt_ec50_ng_ml, pd.felt_gamma)
+                    ec50 = pd.felt_ec50_ng_ml
+                    if drug == "midazolam" and self.sedation_factor is not None:
+                        ec50 = ec50 * self.sedation_factor[live[m]]  # a sedating background
+                    inten = felt_intensity(ce[m], ec50, pd.felt_gamma)
                     thr = pd.perception_threshold * np.exp(
                         pd.perception_sd_log * self.eta[live[m], 2]
                     )
@@ -189,6 +239,15 @@ class ComparatorState:
                     if log is not None and ids.size:
                         name = "ae_sedation" if drug == "midazolam" else "ae_lidocaine_cns"
                         log.append((ids, np.full(ids.size, t), name, inten[new[m]]))
+        if self.adjuncts:
+            # a running adjunct (MgSO4: a warm flush) is felt by a fixed fraction of patients
+            p = self._adjunct_value("felt_probability", live)
+            adj = (special.ndtr(self.eta[live, 3]) < p) & ~self.felt[live] & ~new
+            new |= adj
+            up = np.where(adj, self._adjunct_value("belief_up", live), up)
+            ids = live[adj]
+            if log is not None and ids.size:
+                log.append((ids, np.full(ids.size, t), "ae_mgso4_flush", np.full(ids.size, np.nan)))
         self.felt[live] |= new
         return self.felt[live], new, up
 
@@ -206,4 +265,13 @@ def comparator_state(model) -> ComparatorState:
         model.times,
         model._streams,
         model.n_per,
+        model.pop.comedication,
+        background_effects(model.plan.enrolment.population),
+        model.plan.adjuncts,
     )
+
+
+def background_effects(spec) -> dict[str, BackgroundEffect]:
+    """The background medications' effects of a population spec (defaults and its overrides)."""
+    over = spec.background_effects
+    return {k: background_effect(k, over.get(k)) for k in BACKGROUND_MEDICATIONS}

@@ -11,10 +11,12 @@ from pydantic import Field, field_validator, model_validator
 
 from ketsim.config.schema.base import StrictModel
 from ketsim.config.schema.regimen import ArmRegimen
+from ketsim.core.pd.background import BACKGROUND_FIELDS
 from ketsim.core.pd.comparators import PD_FIELDS
 
 __all__ = [
     "STRATIFIERS",
+    "AdjunctSpec",
     "ArmSpec",
     "ComparatorSpec",
     "CrossoverSpec",
@@ -60,6 +62,30 @@ class ComparatorSpec(StrictModel):
         return v
 
 
+class AdjunctSpec(StrictModel):
+    """An adjunct infusion given with the arm's own (e.g. MgSO4 with ketamine): its effects act
+    while the arm's infusion runs (no PK of its own; :mod:`ketsim.core.pd.background`)."""
+
+    parameters: dict[str, float] = Field(
+        {},
+        description="overrides of the adjunct's effects (defaults: no relief, Fischer 2013; "
+        "ketamine acute factor 1, felt flush 0.5, belief up 0.2, L): "
+        + ", ".join(BACKGROUND_FIELDS),
+    )
+
+    @field_validator("parameters")
+    @classmethod
+    def _known(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = sorted(set(v) - set(BACKGROUND_FIELDS))
+        if bad:
+            raise ValueError(
+                f"unknown adjunct parameters {bad}; allowed: {list(BACKGROUND_FIELDS)}"
+            )
+        if any(not x >= 0 for x in v.values()):
+            raise ValueError("adjunct parameters must be >= 0")
+        return v
+
+
 class ArmSpec(StrictModel):
     """One arm of a trial: who gets what, and how it is blinded."""
 
@@ -90,7 +116,12 @@ class ArmSpec(StrictModel):
         "lidocaine arms; None: the defaults)",
     )
     regimens: list[ArmRegimen] = Field(
-        min_length=1, description="dosing schedule (placebo arms: the schedule of the dummy)"
+        min_length=1,
+        description="dosing schedule (placebo arms: the schedule of the dummy; active_placebo "
+        "and lidocaine arms: the comparator's IV doses, times comparator.dose_per_mg)",
+    )
+    mgso4: AdjunctSpec | None = Field(
+        None, description="MgSO4 infused with the arm's infusions (an adjunct; None: none)"
     )
     blinding: Literal["double_blind", "open_label"] = Field(
         "double_blind",
