@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ketsim.config.scenario import INFUSION_ROUTES, PopulationSpec, RegimenSpec, Scenario
+from ketsim.core.pd.background import BackgroundEffect, background_effect
+from ketsim.core.pd.comparators import ArmComparator, arm_comparators
 from ketsim.core.pd.parameters import DEFAULT_LASTING_EFFECT, PDParameters, resolve_pd
 from ketsim.core.pk.model import PKSwitches
 from ketsim.core.units import Amount, Rate, infusion_rate_mg_per_h
@@ -231,6 +233,8 @@ class TrialPlan:
     effects : the PD switches the rules read.
     run_in : the EERW run-in rule (None for other designs).
     pk : the PK settings.
+    comparators : the comparator drug of each arm (midazolam, lidocaine; None: ketamine, saline).
+    adjuncts : the MgSO4 adjunct of each arm (None: none).
     """
 
     name: str
@@ -244,6 +248,8 @@ class TrialPlan:
     effects: EffectSwitches
     run_in: RunInRule | None
     pk: TrialPK
+    comparators: tuple[ArmComparator | None, ...] = ()
+    adjuncts: tuple[BackgroundEffect | None, ...] = ()
 
 
 def compile_trial(scenario: Scenario) -> TrialPlan:
@@ -309,5 +315,10 @@ def compile_trial(scenario: Scenario) -> TrialPlan:
             parameter_set=sc.parameter_set,
             switches=pk_switches(sc),
             cyp3a_cyp2c9_effect=sw.cyp3a_cyp2c9_effect,
+        ),
+        comparators=arm_comparators(sc.arms, pd.midazolam_belief_up),
+        adjuncts=tuple(
+            None if a.mgso4 is None else background_effect("mgso4", a.mgso4.parameters)
+            for a in sc.arms
         ),
     )

@@ -65,8 +65,8 @@ class DoseRecorder:
             obs["r_ketamine_ng_ml"], obs["r_norketamine_ng_ml"] = y["cp_r"], y["nk_r"]
         self._times.append(t)
         self._conc.append({k: v.copy() for k, v in obs.items()})
-        # treatment of the segment in force: 0 ketamine, 1 placebo, 2 active placebo
-        self._trt.append(np.where(m.drug, 0, np.where(m.active_placebo, 2, 1)))
+        # treatment of the segment in force (TREATMENTS codes: 0 ketamine, 1 placebo, ...)
+        self._trt.append(m.cmp.treatment_code.copy())
 
     def doses(self) -> pd.DataFrame:
         """Every administration, whole drug (see :attr:`.TrialResult.doses`)."""

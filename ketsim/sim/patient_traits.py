@@ -16,6 +16,7 @@ from scipy import special
 
 from ketsim.config.scenario import PopulationSpec
 from ketsim.core.pd import placebo, sensitization
+from ketsim.core.pd.background import background_effect
 from ketsim.core.pd.parameters import PDParameters
 from ketsim.sim.enrolment import (
     B_BACKGROUND,
@@ -123,6 +124,11 @@ def draw_patient_traits(
         thr = np.where(comed["benzodiazepine"], thr * prm.benzodiazepine_threshold_factor, thr)
     if "clonidine" in comed:
         thr = np.where(comed["clonidine"], thr * prm.clonidine_threshold_factor, thr)
+    # background analgesics (ketsim.core.pd.background; factor 1 by default, L)
+    for name, over in spec.background_effects.items():
+        f = background_effect(name, over).psy_threshold_factor
+        if name in comed and f != 1.0:
+            thr = np.where(comed[name], thr * f, thr)
     sd_c50 = np.sqrt(np.log1p(prm.slow_c50_cv**2))
     slow_c50 = prm.slow_c50_ng_ml * np.exp(sd_c50 * trait(K_SLOW_C50))
     return PatientTraits(responder, placebo_responder, thr, slow_c50)

@@ -31,14 +31,10 @@ from ketsim.sim.agents import PatientAgent
 from ketsim.sim.compile import compile_trial
 from ketsim.sim.diary_observation import draw_diary_noise, expected_diary, observed_nrs
 from ketsim.sim.dose_recorder import DoseRecorder
-from ketsim.sim.enrolment import (
-    StreamBank,
-    allocate_responders,
-    batch_stream_pairs,
-    screen_and_allocate,
-)
+from ketsim.sim.enrolment import StreamBank, batch_stream_pairs, screen_and_allocate
 from ketsim.sim.patient_traits import draw_behaviour_uniforms, draw_patient_traits
 from ketsim.sim.trial_adverse import BackgroundExposure, LiverCourses, session_starts
+from ketsim.sim.trial_comparators import comparator_state
 from ketsim.sim.trial_dosing import (
     MAX_COURSES,
     boluses_at,
@@ -61,7 +57,7 @@ from ketsim.sim.trial_rules import (
     leave_after_stop,
     nausea_and_vomiting,
     psychotomimetic_effects,
-    run_in_responders,
+    randomise_withdrawal,
     segment_treatment,
     stopped_on_intolerable,
     titrated_level,
@@ -175,6 +171,7 @@ class TrialModel(mesa.Model):
         self.times, self.plan_row = ts.times, ts.plan_row
         self.level = np.zeros(n)
         self.weight = pop.weight_kg
+        self.cmp = comparator_state(self)  # midazolam and lidocaine arms (trial_comparators)
 
         # -- PK systems (only of the patients who may get ketamine: ``pk_rows``, None = all) ----
         self.pk_rows = drug_free_pk_rows(tl, self.group) if self._drug_free_pk_shortcut else None
@@ -270,6 +267,7 @@ class TrialModel(mesa.Model):
             )
             self.drug[idx] = drug
             self.active_placebo[idx] = active_placebo
+            self.cmp.enter(idx, sg.treatment, sg.arm)
             self.belief[idx] = belief
             self.expectancy[idx] = belief  # entering with the prior: no lag to relax
             self.seg[idx] = j
@@ -285,24 +283,7 @@ class TrialModel(mesa.Model):
 
     def _randomise_withdrawal(self, t: float) -> None:
         """EERW: at the end of the run-in, randomise responders; the others leave the trial."""
-        tl = self.timeline
-        en = self.plan.run_in
-        nb = self.plan.diary.baseline_days
-        d_end = round(t / 24.0)  # last run-in diary day
-        win = nb + np.arange(d_end - en.window_days, d_end)
-        run_in = np.nanmean(self._observed(win), axis=1)
-        base = np.nanmean(self._observed(np.arange(nb)), axis=1)
-        resp = run_in_responders(run_in, base, en.threshold_pct, self.in_study, self.on_treatment)
-        gens = self._streams.take("randomisation", 2)
-        ids, lab = allocate_responders(
-            self.plan.enrolment, resp, gens, self.n_per, self.pop, self.screening_score, tl.ratio
-        )
-        self.group[ids] = lab
-        self.arm[ids] = lab
-        out = self.in_study & ~resp
-        self._leave(out, t, "not_randomised")
-        self._log(out, "not_randomised")
-        self._update_members()
+        randomise_withdrawal(self, t)
 
     def _outputs(self) -> dict[str, np.ndarray]:
         """Current PK outputs of every patient (:func:`~ketsim.sim.trial_pk.pk_outputs`)."""
@@ -354,6 +335,7 @@ class TrialModel(mesa.Model):
             self.plan.effects,
             self.placebo_hold,
             self.responder,
+            self.cmp.pain_terms(),
         )
 
     def _leave(self, mask: np.ndarray, t: float, reason: str) -> None:
@@ -375,6 +357,7 @@ class TrialModel(mesa.Model):
         if dt > 0:
             for c in self.pk.values():
                 c.advance(t)
+            self.cmp.advance(t)
             self.y = self._outputs()
             # the target at the start of the step is the previous step's end target (same
             # outputs, same arithmetic): reuse it
@@ -457,16 +440,18 @@ class TrialModel(mesa.Model):
         self.nausea[live] |= nz
         self._ae(live[vm], "vomiting")
         self.vomiting[live] |= vm
+        felt_o, new_o, up_o = self.cmp.check(live, t, self.events_log)
         if sw.functional_unblinding:
             self.belief[live], nothing = unblinded_belief(
                 self.belief[live],
                 psy.new,
                 self.felt_psy[live],
-                self.active_placebo[live],
-                first,
+                felt_o,
+                new_o,
                 ends_an_administration(s, t),
                 self.felt_nothing_applied[live],
                 prm,
+                up_o,
             )
             self.felt_nothing_applied[live] |= nothing
         wi = s.window_at(t)
@@ -553,6 +538,7 @@ class TrialModel(mesa.Model):
         self.prev_rates = rates
         if self.recorder is not None:
             self.recorder.infusions(t, rates)
+        self.cmp.set_inputs(self.prev_nominal, bol, active)
         rows = self.pk_rows
         pk_rates = rates if rows is None else rates[rows]
         pk_amounts = None

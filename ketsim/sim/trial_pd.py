@@ -133,6 +133,7 @@ def expected_pain(
     switches: EffectSwitches,
     placebo_hold_h: np.ndarray | float = 0.0,
     responder: np.ndarray | None = None,
+    other_terms: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
 ) -> np.ndarray:
     """Expected pain (NRS scale) of every patient from the current state.
 
@@ -149,6 +150,10 @@ def expected_pain(
     placebo_hold_h : hours the placebo response holds after the first dose (the first
         administration's duration).
     responder : latent ketamine responders (None: all); non-responders' acute Emax is reduced.
+    other_terms : (comparator relief, factor on ketamine's acute relief) of each patient, None
+        where absent (:meth:`ketsim.sim.trial_comparators.ComparatorState.pain_terms`): a
+        comparator's relief multiplies pain like ketamine's; background co-medication and
+        adjuncts scale ketamine's acute effect.
 
     Returns
     -------
@@ -164,8 +169,12 @@ def expected_pain(
         params=params,
     )
     a = acute.acute_relief(c_eq, params, responder)
+    other, factor = other_terms
+    if factor is not None:
+        a = np.minimum(a * factor, 1.0)
     plc = placebo.placebo_relief(
         placebo_responder, expectancy, since_first_dose, params, placebo_hold_h
     )
     b = baseline_pain
-    return b * (1.0 - set_point + sens_state) * (1.0 - a) * (1.0 - plc)
+    pain = b * (1.0 - set_point + sens_state) * (1.0 - a) * (1.0 - plc)
+    return pain if other is None else pain * (1.0 - other)

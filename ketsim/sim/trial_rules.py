@@ -14,14 +14,19 @@ intolerable effects (:func:`stopped_on_intolerable`). Once a week: dropouts
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ketsim.core.pd import adverse, placebo
 from ketsim.core.pd.parameters import PDParameters
 from ketsim.sim.design import Timeline
+from ketsim.sim.enrolment import allocate_responders
 from ketsim.sim.regimen import ArmSchedule
 from ketsim.sim.trial_tables import TREATMENTS
+
+if TYPE_CHECKING:
+    from ketsim.sim.trial_model import TrialModel
 
 __all__ = [
     "Psychotomimetic",
@@ -31,6 +36,7 @@ __all__ = [
     "leave_after_stop",
     "nausea_and_vomiting",
     "psychotomimetic_effects",
+    "randomise_withdrawal",
     "run_in_responders",
     "segment_treatment",
     "stopped_on_intolerable",
@@ -152,11 +158,12 @@ def unblinded_belief(
     belief: np.ndarray,
     new_psy: np.ndarray,
     felt_psy: np.ndarray,
-    active_placebo: np.ndarray,
-    first: np.ndarray,
+    felt_other: np.ndarray,
+    new_other: np.ndarray,
     at_end: bool,
     felt_nothing_applied: np.ndarray,
     params: PDParameters,
+    other_up: np.ndarray | float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Functional unblinding: the belief of being on drug after what the patient felt.
 
@@ -165,21 +172,23 @@ def unblinded_belief(
     belief : current beliefs.
     new_psy : psychotomimetic effects felt for the first time in the segment at this check.
     felt_psy : effects felt in the segment so far (this check included).
-    active_placebo : on active placebo (midazolam: sedation is felt, not "nothing").
-    first : the patient's first check of the segment.
+    felt_other : a comparator's effect felt in the segment so far, this check included
+        (midazolam sedation, lidocaine CNS effects: simulated, :mod:`.trial_comparators`).
+    new_other : the comparator's effect felt for the first time at this check.
     at_end : the check is at the end of an administration (:func:`ends_an_administration`).
     felt_nothing_applied : "felt nothing" already applied in the segment.
     params : PD parameters.
+    other_up : belief step of a newly felt comparator effect (None: ``midazolam_belief_up``).
 
     Returns
     -------
     belief : the updated beliefs.
     nothing : patients to whom "felt nothing at the end" was applied now.
     """
-    # active placebo (midazolam) patients felt sedation: not "nothing"
-    nothing = ~felt_psy & ~active_placebo & at_end & ~felt_nothing_applied
-    sedation = active_placebo & first
-    return placebo.belief_after_effects(belief, new_psy, nothing, sedation, params), nothing
+    # a felt comparator effect is not "nothing"; one not felt (too low a dose) is
+    nothing = ~felt_psy & ~felt_other & at_end & ~felt_nothing_applied
+    b = placebo.belief_after_effects(belief, new_psy, nothing, new_other, params, other_up)
+    return b, nothing
 
 
 def titrated_level(
@@ -283,6 +292,29 @@ def run_in_responders(
     return in_study & on_treatment & ok
 
 
+def randomise_withdrawal(m: TrialModel, t: float) -> None:
+    """EERW: at the end of the run-in (``t``), randomise the model's responders (by the observed
+    diary, :func:`run_in_responders`); the others leave the trial."""
+    tl = m.timeline
+    en = m.plan.run_in
+    nb = m.plan.diary.baseline_days
+    d_end = round(t / 24.0)  # last run-in diary day
+    win = nb + np.arange(d_end - en.window_days, d_end)
+    run_in = np.nanmean(m._observed(win), axis=1)
+    base = np.nanmean(m._observed(np.arange(nb)), axis=1)
+    resp = run_in_responders(run_in, base, en.threshold_pct, m.in_study, m.on_treatment)
+    gens = m._streams.take("randomisation", 2)
+    ids, lab = allocate_responders(
+        m.plan.enrolment, resp, gens, m.n_per, m.pop, m.screening_score, tl.ratio
+    )
+    m.group[ids] = lab
+    m.arm[ids] = lab
+    out = m.in_study & ~resp
+    m._leave(out, t, "not_randomised")
+    m._log(out, "not_randomised")
+    m._update_members()
+
+
 def segment_treatment(
     treatment: str, blinding: str, blinded_prior: float
 ) -> tuple[bool, bool, float]:
@@ -291,7 +323,7 @@ def segment_treatment(
     Returns
     -------
     drug : the segment gives ketamine.
-    active_placebo : the segment gives an active placebo.
+    active_placebo : the segment gives an active placebo (midazolam).
     belief : the belief of being on drug (open label: known; blinded: ``blinded_prior``).
     """
     kind = TREATMENTS.index(treatment)

@@ -30,8 +30,9 @@ __all__ = [
     "trial_arrays",
 ]
 
-#: treatments of a segment, in the order of their codes (0 ketamine, 1 placebo, 2 active placebo)
-TREATMENTS = ("ketamine", "placebo", "active_placebo")
+#: treatments of a segment, in the order of their codes (0 ketamine, 1 placebo, 2 active placebo,
+#: 3 lidocaine)
+TREATMENTS = ("ketamine", "placebo", "active_placebo", "lidocaine")
 #: adverse events recorded per patient and segment (:attr:`TrialArrays.ae`)
 AE_EVENTS = ("psychotomimetic", "intolerable", "nausea", "vomiting", "liver_injury", "discontinued")
 

@@ -66,7 +66,7 @@ arms:
     n: 2
     treatment: active_placebo
     regimens:
-      - {route: intranasal, amount: 0.2 mg/kg, start: 2 h, repeats: 10, interval: 12 h}
+      - {route: iv_bolus, amount: 2 mg, start: 2 h, repeats: 10, interval: 12 h}
 trial: {weeks: 2, baseline_days: 3}
 seed: 7
 """

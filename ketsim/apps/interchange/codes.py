@@ -51,8 +51,13 @@ DVID_CODES: dict[int, str] = {
 }
 _DVID_CMT = {1: 1, 2: 7, 3: 8}
 #: TRT column: treatment of the segment in force at the record's time
-TRT_CODES: dict[int, str] = {0: "placebo", 1: "ketamine", 2: "active placebo (midazolam)"}
-_TRT_OF = {"ketamine": 1, "placebo": 0, "active_placebo": 2}
+TRT_CODES: dict[int, str] = {
+    0: "placebo",
+    1: "ketamine",
+    2: "active placebo (midazolam)",
+    3: "lidocaine (active comparator)",
+}
+_TRT_OF = {"ketamine": 1, "placebo": 0, "active_placebo": 2, "lidocaine": 3}
 
 #: every column to_nonmem writes: name -> (description, unit)
 COLUMNS: dict[str, tuple[str, str]] = {

@@ -11,10 +11,14 @@ from pydantic import Field, field_validator, model_validator
 
 from ketsim.config.schema.base import StrictModel
 from ketsim.config.schema.regimen import ArmRegimen
+from ketsim.core.pd.background import BACKGROUND_FIELDS
+from ketsim.core.pd.comparators import PD_FIELDS
 
 __all__ = [
     "STRATIFIERS",
+    "AdjunctSpec",
     "ArmSpec",
+    "ComparatorSpec",
     "CrossoverSpec",
     "DesignSpec",
     "EnrichmentSpec",
@@ -24,6 +28,62 @@ __all__ = [
     "ScreeningSpec",
     "TrialSpec",
 ]
+
+
+class ComparatorSpec(StrictModel):
+    """The comparator drug of an ``active_placebo`` (midazolam) or ``lidocaine`` arm.
+
+    The arm's ``regimens`` give the comparator's doses (IV infusion or IV bolus), scaled by
+    ``dose_per_mg``; its PK and PD are :mod:`ketsim.core.pk.comparator_pk` and
+    :mod:`ketsim.core.pd.comparators`.
+    """
+
+    dose_per_mg: float = Field(
+        1.0,
+        gt=0,
+        le=10,
+        description="mg of the comparator per mg of the arm's regimens: 1 when the regimens are "
+        "the comparator's own doses (e.g. midazolam '5 mg over 30min', Noppers 2011); below 1 "
+        "for a bag matched to a ketamine schedule, which then follows its titration",
+    )
+    parameters: dict[str, float] = Field(
+        {},
+        description="overrides of the comparator's PD: " + ", ".join(PD_FIELDS),
+    )
+
+    @field_validator("parameters")
+    @classmethod
+    def _known(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = sorted(set(v) - set(PD_FIELDS))
+        if bad:
+            raise ValueError(f"unknown comparator parameters {bad}; allowed: {list(PD_FIELDS)}")
+        if any(not x >= 0 for x in v.values()):
+            raise ValueError("comparator parameters must be >= 0")
+        return v
+
+
+class AdjunctSpec(StrictModel):
+    """An adjunct infusion given with the arm's own (e.g. MgSO4 with ketamine): its effects act
+    while the arm's infusion runs (no PK of its own; :mod:`ketsim.core.pd.background`)."""
+
+    parameters: dict[str, float] = Field(
+        {},
+        description="overrides of the adjunct's effects (defaults: no relief, Fischer 2013; "
+        "ketamine acute factor 1, felt flush 0.5, belief up 0.2, L): "
+        + ", ".join(BACKGROUND_FIELDS),
+    )
+
+    @field_validator("parameters")
+    @classmethod
+    def _known(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = sorted(set(v) - set(BACKGROUND_FIELDS))
+        if bad:
+            raise ValueError(
+                f"unknown adjunct parameters {bad}; allowed: {list(BACKGROUND_FIELDS)}"
+            )
+        if any(not x >= 0 for x in v.values()):
+            raise ValueError("adjunct parameters must be >= 0")
+        return v
 
 
 class ArmSpec(StrictModel):
@@ -44,19 +104,44 @@ class ArmSpec(StrictModel):
     ratio: int = Field(
         1, ge=1, le=100, description="allocation weight when sizes are random (enrichment designs)"
     )
-    treatment: Literal["ketamine", "placebo", "active_placebo"] = Field(
+    treatment: Literal["ketamine", "placebo", "active_placebo", "lidocaine"] = Field(
         "ketamine",
         description="ketamine; placebo (saline on the same schedule); active placebo "
-        "(midazolam: sedation without dissociation)",
+        "(midazolam: its own PK and felt sedation, no dissociation); lidocaine (active "
+        "comparator: acute relief during the infusion, felt CNS effects)",
+    )
+    comparator: ComparatorSpec | None = Field(
+        None,
+        description="dose scale and PD overrides of the comparator drug (active_placebo and "
+        "lidocaine arms; None: the defaults)",
     )
     regimens: list[ArmRegimen] = Field(
-        min_length=1, description="dosing schedule (placebo arms: the schedule of the dummy)"
+        min_length=1,
+        description="dosing schedule (placebo arms: the schedule of the dummy; active_placebo "
+        "and lidocaine arms: the comparator's IV doses, times comparator.dose_per_mg)",
+    )
+    mgso4: AdjunctSpec | None = Field(
+        None, description="MgSO4 infused with the arm's infusions (an adjunct; None: none)"
     )
     blinding: Literal["double_blind", "open_label"] = Field(
         "double_blind",
         description="double_blind: patients start at the allocation prior of being on drug; "
         "open_label: they know their treatment (placebo response follows belief)",
     )
+
+    @model_validator(mode="after")
+    def _comparator_arm(self) -> ArmSpec:
+        if self.comparator is not None and self.treatment not in ("active_placebo", "lidocaine"):
+            raise ValueError(
+                f"'comparator' needs treatment active_placebo or lidocaine (got {self.treatment})"
+            )
+        if self.treatment in ("active_placebo", "lidocaine"):
+            bad = sorted({r.route for r in self.regimens} - {"iv_infusion", "iv_bolus"})
+            if bad:
+                raise ValueError(
+                    f"a {self.treatment} arm is given IV (iv_infusion, iv_bolus), not {bad}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _titrated_windows_apart(self) -> ArmSpec:

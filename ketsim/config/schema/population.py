@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ketsim.config.indications import INDICATIONS
 from ketsim.config.schema.base import StrictModel
+from ketsim.core.pd.background import BACKGROUND_FIELDS, BACKGROUND_MEDICATIONS
 from ketsim.core.pk.parameters import COMEDICATIONS, CYP2B6_DIPLOTYPE_ACTIVITY
 
 __all__ = [
@@ -81,6 +82,7 @@ Ancestry = Literal["european", "east_asian", "african"]
 Diplotype = Literal[tuple(CYP2B6_DIPLOTYPE_ACTIVITY)]  # type: ignore[valid-type]
 ComedicationName = Literal[tuple(COMEDICATIONS)]  # type: ignore[valid-type]
 Indication = Literal[tuple(INDICATIONS)]  # type: ignore[valid-type]
+BackgroundName = Literal[BACKGROUND_MEDICATIONS]  # type: ignore[valid-type]
 
 
 class PopulationSpec(StrictModel):
@@ -103,7 +105,15 @@ class PopulationSpec(StrictModel):
         "hardy_weinberg", description="'hardy_weinberg' or one fixed diplotype for everyone"
     )
     comedication: dict[ComedicationName, float] = Field(
-        {}, description="fraction of patients taking each co-medication"
+        {},
+        description="fraction of patients taking each co-medication (PK interactions; "
+        "gabapentinoid and opioid: background analgesics, PD effects in background_effects)",
+    )
+    background_effects: dict[BackgroundName, dict[str, float]] = Field(
+        {},
+        description="overrides of what a background analgesic changes (ketsim.core.pd.background;"
+        " defaults: acute factor 1, sedation EC50 x0.5 opioid, x0.8 gabapentinoid, L): "
+        + ", ".join(BACKGROUND_FIELDS),
     )
     disease_duration_years: LogNormalSpec = Field(description="time since diagnosis, years")
     baseline_pain: Distribution = Field(description="true mean NRS (0-10) before treatment")
@@ -143,6 +153,19 @@ class PopulationSpec(StrictModel):
     def _mix(cls, v: dict[str, float]) -> dict[str, float]:
         if any(x < 0 for x in v.values()) or abs(sum(v.values()) - 1.0) > 1e-9:
             raise ValueError(f"fractions must be >= 0 and sum to 1 (got {dict(v)})")
+        return v
+
+    @field_validator("background_effects")
+    @classmethod
+    def _effects(cls, v: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for name, over in v.items():
+            bad = sorted(set(over) - set(BACKGROUND_FIELDS))
+            if bad:
+                raise ValueError(
+                    f"{name}: unknown fields {bad}; allowed: {list(BACKGROUND_FIELDS)}"
+                )
+            if any(not x >= 0 for x in over.values()):
+                raise ValueError(f"{name}: values must be >= 0")
         return v
 
     @field_validator("comedication")

@@ -65,16 +65,20 @@ def belief_after_effects(
     felt_nothing_at_end: np.ndarray,
     felt_sedation: np.ndarray | None = None,
     params: PDParameters | None = None,
+    sedation_up: np.ndarray | float | None = None,
 ) -> np.ndarray:
     """Belief of being on drug after one update (masks are boolean arrays of patients).
 
     The belief is the target of the expectancy (:func:`expectancy_step`); the placebo relief reads
-    the expectancy, so this update acts on pain only through that lag.
+    the expectancy, so this update acts on pain only through that lag. ``felt_sedation`` marks a
+    comparator's felt effect (midazolam sedation, lidocaine CNS effects), which moves the belief
+    ``sedation_up`` of the way up (default ``midazolam_belief_up``).
     """
     p = params or PDParameters()
     b = np.where(felt_dissociation, belief + (1.0 - belief) * p.unblinding_up, belief)
     if felt_sedation is not None:
-        b = np.where(felt_sedation & ~felt_dissociation, b + (1.0 - b) * p.midazolam_belief_up, b)
+        up = p.midazolam_belief_up if sedation_up is None else sedation_up
+        b = np.where(felt_sedation & ~felt_dissociation, b + (1.0 - b) * up, b)
     b = np.where(felt_nothing_at_end & ~felt_dissociation, b * (1.0 - p.unblinding_down), b)
     return np.clip(b, 0.0, 1.0)
 

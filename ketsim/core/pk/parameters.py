@@ -281,6 +281,11 @@ COMEDICATIONS: dict[str, Comedication] = {
     # no PK multipliers, recorded so that scenarios can name them.
     "benzodiazepine": Comedication("benzodiazepine", target="PD only (dissociation, Gitlin 2020)"),
     "clonidine": Comedication("clonidine", target="PD only"),
+    # Background analgesics: PD only (ketsim.core.pd.background). No PK multipliers (L): gabapentin
+    # and pregabalin are renally excreted unchanged, not CYP substrates or inhibitors (M); no
+    # interaction of opioids with ketamine's CYP2B6/3A clearance is reported (L).
+    "gabapentinoid": Comedication("gabapentinoid", target="PD only (background analgesic)"),
+    "opioid": Comedication("opioid", target="PD only (background analgesic)"),
 }
 # Itraconazole is deliberately absent: its published null effect on oral S-K AUC (Peltoniemi 2011)
 # contradicts a CYP3A mechanism shared with clarithromycin; MODEL.md gives no way to reconcile them.
