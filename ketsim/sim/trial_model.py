@@ -406,7 +406,6 @@ class TrialModel(mesa.Model):
         self.check_count[live] += 1
         self.seg_checks[live] += 1
         y = self.y
-        first = self.seg_checks[live] == 1
         quarter_r = self.racemic and sw.r_ketamine_analgesia == "quarter"
         x_seg, dx = self.background.check(live)
         psy = psychotomimetic_effects(
