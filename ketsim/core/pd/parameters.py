@@ -73,7 +73,13 @@ class PDParameters:
 
     # -- acute analgesia on the fast effect site (MODEL.md §3.1) -------------------------------
     acute_c50_ng_ml: float = 121.0  # Olofsen 2022: 0.51 nmol/mL antinociception (H)
-    acute_gamma: float = 1.0  # L: Olofsen 2022's steepness not retrieved; 1 = hyperbolic
+    # Steepness (L): not retrieved from Olofsen 2022 or Sigtermans 2009 ("sigmoid Emax");
+    # PARAMETERS.md gives gamma ~1-2. 2 is the value of {1, 1.5, 2} that best fits Noppers 2010's
+    # "about 50% during the infusion ... dissipates rapidly after it ends" (MODEL.md §4b): 78%
+    # of the acute relief is gone 1 h after a 2-h 0.3 mg/kg/h infusion (gamma 1: 48%), and the
+    # short-infusion relief row is closest to 0.50; the other §4 targets do not move
+    # (Sigtermans end rate 19.0 vs 19.1 mg/h/70 kg).
+    acute_gamma: float = 2.0
     acute_emax: float = 1.0  # L: full relief at saturating concentrations
     # Share of acute_emax that latent ketamine non-responders get. Dahan 2011 (M for this
     # reading): the 33% non-responder class of the mixture model shows no analgesic effect from
