@@ -7,6 +7,7 @@ import argparse
 from ketsim.apps.cli.bench_command import (
     _cmd_bench,
 )
+from ketsim.apps.cli.discriminate_command import add_discriminate_parser
 from ketsim.apps.cli.engine_commands import (
     _cmd_power,
     _cmd_report,
@@ -146,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", help="output file (default RUN_DIR/report.html)")
     rp.add_argument("--target", type=float, default=0.8, help="target power line (default 0.8)")
     rp.set_defaults(func=_cmd_report)
+
+    add_discriminate_parser(sub)
 
     b = sub.add_parser("bench", help="performance benchmarks")
     b.add_argument(
