@@ -55,13 +55,8 @@ def _parse_lists(args) -> tuple[tuple[str, ...], dict[str, float] | None, str | 
     hyps = tuple(h.strip() for h in args.hypotheses.split(",") if h.strip())
     bad = [h for h in hyps if h not in LASTING_EFFECTS]
     if bad or len(hyps) < 2:
-        return (
-            hyps,
-            None,
-            (
-                f"--hypotheses: need at least two of {', '.join(LASTING_EFFECTS)} (got {args.hypotheses})"
-            ),
-        )
+        allowed = ", ".join(LASTING_EFFECTS)
+        return hyps, None, f"--hypotheses: need at least two of {allowed} (got {args.hypotheses})"
     if args.weights is None:
         return hyps, None, None
     try:
