@@ -101,7 +101,9 @@ def alternative_for(ep: EndpointSpec, sides: int) -> str:
     later relapse; more adverse events or dropouts on treatment)."""
     if sides == 2:
         return "two-sided"
-    if ep.type in ("responder", "adverse_event", "dropout"):
+    if ep.type in ("responder", "adverse_event", "dropout", "session_relief"):
+        return "greater"
+    if ep.type == "peak_session_relief":
         return "greater"
     return "less"  # pain endpoints: lower on treatment; relapse: hazard ratio < 1
 
