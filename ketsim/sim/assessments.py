@@ -27,6 +27,7 @@ import pandas as pd
 from ketsim.config.design_rules import assessment_offsets
 from ketsim.config.schema.assessments import AssessmentSpec
 from ketsim.core.pd import diary
+from ketsim.core.resources import check_memory
 from ketsim.sim.design import Timeline
 from ketsim.sim.enrolment import draw_rows
 
@@ -39,6 +40,7 @@ __all__ = [
     "SessionAssessments",
     "assessment_table",
     "group_readings",
+    "session_assessments",
     "sessions_of",
 ]
 
@@ -140,6 +142,12 @@ class SessionAssessments:
         """
         grid, group = m.times, m.group
         n = group.size
+        # ~16 (P, R) float arrays at the peak (state, noise, readings on their scales, layout)
+        check_memory(
+            16 * 8.0 * n * self.n_cols,
+            f"session assessments of {n:,} patients x {self.n_cols:,} readings",
+            "read less often ('every') or simulate fewer patients per batch",
+        )
         # reading time -> [(group, its columns there)]; a reading within SNAP_H of an event of
         # the grid (an infusion's end, a diary time) is read at that event
         self.index: dict[float, list[tuple[int, np.ndarray]]] = {}
@@ -215,6 +223,12 @@ class SessionAssessments:
         out.update(expected=mu, value=value, relief=relief, pre_value=pre_value)
         out["day"] = to_day(meta["time_h"])
         return out
+
+
+def session_assessments(specs: list[AssessmentSpec], tl: Timeline) -> SessionAssessments | None:
+    """The batch's :class:`SessionAssessments`, or None for a scenario without assessments
+    (its model then runs exactly as before: no grid points, no draws)."""
+    return SessionAssessments(specs, tl) if specs else None
 
 
 def assessment_table(

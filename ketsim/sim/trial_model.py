@@ -28,7 +28,7 @@ from ketsim.config.scenario import Scenario
 from ketsim.core.pd import adverse, placebo, progression
 from ketsim.core.resources import check_memory
 from ketsim.sim.agents import PatientAgent
-from ketsim.sim.assessments import SessionAssessments
+from ketsim.sim.assessments import session_assessments
 from ketsim.sim.compile import compile_trial
 from ketsim.sim.diary_observation import draw_diary_noise, expected_diary, observed_nrs
 from ketsim.sim.dose_recorder import DoseRecorder
@@ -163,9 +163,7 @@ class TrialModel(mesa.Model):
         self.racemic = plan.racemic
         fine = FAST_RESOLUTION_H if plan.effects.lasting_effect == "sustained_blockade" else ()
         # session assessments (None without): their reading times join the event grid
-        self.assess = (
-            SessionAssessments(self.scenario.assessments, tl) if self.scenario.assessments else None
-        )
+        self.assess = session_assessments(self.scenario.assessments, tl)
         extra = () if self.assess is None else self.assess.times
         ts = compile_trial_schedule(
             plan.diary, tl, pop.weight_kg, self.group, self.racemic, fine, extra
