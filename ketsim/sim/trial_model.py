@@ -12,7 +12,8 @@ all patients of every replicate in the batch:
 3. at a check: psychotomimetic effects, nausea, functional unblinding, titration, stopping
    (:mod:`ketsim.sim.trial_rules`);
 4. at a diary time: record each patient's expected pain (noise is added afterwards,
-   :mod:`ketsim.sim.diary_observation`) and, once a week, dropouts;
+   :mod:`ketsim.sim.diary_observation`) and, once a week, dropouts; at a session assessment
+   (``assessments:``) the same for its readings (:mod:`ketsim.sim.assessments`);
 5. set the inputs for the next interval (:mod:`ketsim.sim.trial_dosing`).
 
 Setup draws the patients (:mod:`ketsim.sim.enrolment`, :mod:`ketsim.sim.patient_traits`) and
