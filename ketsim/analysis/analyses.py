@@ -97,11 +97,12 @@ COLUMNS = [
 
 
 def alternative_for(ep: EndpointSpec, sides: int) -> str:
-    """Test direction: two-sided, or one-sided towards benefit (less pain, more responders,
-    later relapse; more adverse events or dropouts on treatment)."""
+    """Test direction: two-sided, or one-sided towards benefit (less pain, more responders and
+    session relief, later relapse; more adverse events or dropouts on treatment)."""
     if sides == 2:
         return "two-sided"
-    if ep.type in ("responder", "adverse_event", "dropout"):
+    benefit_up = ("responder", "adverse_event", "dropout", "session_relief", "peak_session_relief")
+    if ep.type in benefit_up:
         return "greater"
     return "less"  # pain endpoints: lower on treatment; relapse: hazard ratio < 1
 

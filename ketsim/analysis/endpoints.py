@@ -19,6 +19,12 @@ Definitions
   the patient no longer has a ``threshold_pct`` response (from day 7 on, needing 4 entries);
   censored at the last evaluable day.
 - adverse events and dropout: during the randomised phase.
+- session endpoints (``assessments:``), in a session of the randomised treatment (each crossover
+  period): ``session_score`` the reading at an offset on the assessment's scale;
+  ``session_relief`` its % relief from the pre-session reading, ``100 (1 - x / x_pre)``;
+  ``peak_session_relief`` the highest % relief over the session's readings. ``session: mean``
+  averages the sessions with a value. The ANCOVA baseline of a session endpoint is the
+  pre-session reading (of the first period), not the diary baseline.
 
 References
 ----------
@@ -240,6 +246,11 @@ def compute_endpoint(
         values[:, 0] = t
         base_vals[:, 0] = 0.0
         event = ev
+    elif ep.type in ("session_score", "session_relief", "peak_session_relief"):
+        seg = np.arange(J) if ta.type == "crossover" else np.full(J, ta.randomised_segment)
+        values, base_vals, pre, end_day = _session_values(ta, ep, sc, seg, starts)
+        # the covariate of an ANCOVA: the pre-session reading, on the assessment's scale
+        base = pre[:, 0]
     elif ep.type == "adverse_event":
         end_day = float(n_days)
         seg = np.arange(J) if ta.type == "crossover" else np.array([ta.randomised_segment])
@@ -275,6 +286,52 @@ def compute_endpoint(
         baseline_value=base_vals,
         event=event,
     )
+
+
+def _session_values(
+    ta: TrialArrays, ep: EndpointSpec, sc: Scenario, seg: np.ndarray, starts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Session endpoint values ``(P, J)`` in segments ``seg`` (J,): values, BOCF values, the
+    pre-session readings and the latest relative day read."""
+    a_idx = [a.name for a in sc.assessments].index(ep.assessment)
+    x = ta.assess
+    if not x:
+        raise ValueError(f"endpoint {ep.name!r}: the trial arrays carry no session assessments")
+    P, J = ta.n, seg.size
+    own = (x["assessment"] == a_idx) & ~np.isnan(x["expected"])
+    n_sess = int(x["session"][own].max()) if np.any(own) else 0
+    sessions = range(1, n_sess + 1) if ep.session == "mean" else [ep.session]
+    score = ep.type == "session_score"
+    src = x["value"] if score else x["relief"]
+    values = np.full((P, J), np.nan)
+    pre = np.full((P, J), np.nan)
+    end_day = 0.0
+    for j in range(J):
+        in_seg = own & (x["segment"] == seg[j])
+        per_s, pre_s = [], []
+        for s in sessions:
+            m = in_seg & (x["session"] == s)
+            pre_s.append(_pick(x["value"], m & x["pre"], np.nanmax))
+            post = m & ~x["pre"]
+            if ep.time is not None:
+                post &= np.abs(x["offset_h"] - ep.time) < 1e-6
+            per_s.append(_pick(src, post, np.nanmax))
+            if np.any(post):
+                end_day = max(end_day, float(np.nanmax((x["day"] - starts[:, [j]])[post])))
+        with np.errstate(invalid="ignore"):
+            values[:, j] = _nanmean_min(np.column_stack(per_s), 1)
+            pre[:, j] = _nanmean_min(np.column_stack(pre_s), 1)
+    base_vals = pre if score else np.zeros((P, J))
+    return values, base_vals, pre, end_day
+
+
+def _pick(src: np.ndarray, mask: np.ndarray, reduce) -> np.ndarray:
+    """Per row, ``reduce`` (e.g. ``np.nanmax``) of ``src`` where ``mask`` (NaN: none)."""
+    vals = np.where(mask, src, np.nan)
+    out = np.full(src.shape[0], np.nan)
+    has = np.any(mask & ~np.isnan(src), axis=1)
+    out[has] = reduce(vals[has], axis=1)
+    return out
 
 
 def hypothetical_diary(ta: TrialArrays) -> np.ndarray:

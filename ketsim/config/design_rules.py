@@ -26,6 +26,17 @@ METHODS = {
 }
 
 
+#: endpoints a crossover analysis accepts (one value per patient and period)
+CROSSOVER_ENDPOINTS = (
+    "auc",
+    "weekly_mean",
+    "change_from_baseline",
+    "session_score",
+    "session_relief",
+    "peak_session_relief",
+)
+
+
 # -- crossover sequences --------------------------------------------------------------------------
 def crossover_sequences(spec: list[list[str]] | str, arm_names: list[str]) -> list[list[str]]:
     """Expand a sequence generator into explicit orders of arm names.
@@ -163,11 +174,49 @@ def _phase_weeks(sc: Scenario) -> int:
     return sc.trial.weeks
 
 
+def assessment_offsets(a, session_h: float) -> list[float]:
+    """Offsets (h, from the session's start or end as ``a.relative_to``) of an assessment's
+    readings in a session lasting ``session_h``: its ``times``, or every ``a.every`` up to the
+    end."""
+    if a.times is not None:
+        return list(a.times)
+    n = int(session_h / a.every + 1e-9)
+    return [a.every * (k + 1) for k in range(n)]
+
+
+def _check_session_endpoint(sc: Scenario, e, path: str) -> None:
+    """A session endpoint names a declared assessment and, with a ``time``, one of its offsets."""
+    by_name = {a.name: a for a in sc.assessments}
+    a = by_name.get(e.assessment)
+    if a is None:
+        raise ValueError(
+            f"{path}.assessment: unknown assessment '{e.assessment}'; declared: "
+            f"{', '.join(by_name) or '(none)'}"
+        )
+    if e.type == "session_score" and a.scale == "percent_relief":
+        raise ValueError(
+            f"{path}.type: assessment '{a.name}' is read as % relief: use session_relief"
+        )
+    if e.time is None:
+        return
+    if a.times is not None:
+        ok = any(abs(e.time - t) < 1e-9 for t in a.times)
+    else:
+        k = e.time / a.every
+        ok = e.time > 0 and abs(k - round(k)) < 1e-6
+    if not ok:
+        raise ValueError(
+            f"{path}.time: {e.time * 60:g} min is not a reading of assessment '{a.name}'"
+        )
+
+
 def _check_analyses(sc: Scenario, names: list[str]) -> None:
     d = sc.design
     eps = {e.name: e for e in sc.endpoints}
     if len(eps) != len(sc.endpoints):
         raise ValueError("endpoints: names must be unique")
+    if len({a.name for a in sc.assessments}) != len(sc.assessments):
+        raise ValueError("assessments: names must be unique")
     span = _phase_weeks(sc)
     for i, e in enumerate(sc.endpoints):
         if e.week is not None and e.week > span:
@@ -176,6 +225,8 @@ def _check_analyses(sc: Scenario, names: list[str]) -> None:
             raise ValueError(
                 f"endpoints[{i}].days: day {e.days[1]} is after the phase ({7 * span} days)"
             )
+        if e.assessment is not None:
+            _check_session_endpoint(sc, e, f"endpoints[{i}]")
         if e.anchor == "treatment_end" and d.type == "crossover":
             raise ValueError(
                 f"endpoints[{i}].anchor: treatment_end is for parallel and enrichment designs"
@@ -203,10 +254,9 @@ def _check_analyses(sc: Scenario, names: list[str]) -> None:
                     else "method crossover needs design type crossover"
                 )
             )
-        if d.type == "crossover" and e.type not in ("auc", "weekly_mean", "change_from_baseline"):
+        if d.type == "crossover" and e.type not in CROSSOVER_ENDPOINTS:
             raise ValueError(
-                f"{p}: crossover designs support auc, weekly_mean and change_from_baseline "
-                "endpoints"
+                f"{p}: crossover designs support {', '.join(CROSSOVER_ENDPOINTS)} endpoints"
             )
         if a.method == "mmrm" and e.type not in ("change_from_baseline", "weekly_mean"):
             raise ValueError(

@@ -24,6 +24,7 @@ from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_va
 
 from ketsim.config.design_rules import check_design
 from ketsim.config.schema.analysis import STRATEGIES, AnalysisSpec, StatisticsSpec
+from ketsim.config.schema.assessments import ASSESSMENT_SCALES, AssessmentSpec
 from ketsim.config.schema.assumptions import SwitchesSpec, check_pd_overrides
 from ketsim.config.schema.base import AmountField, HoursField, RateField, StrictModel
 from ketsim.config.schema.design import (
@@ -80,6 +81,7 @@ from ketsim.core.pk.parameters import PARAMETER_SETS
 __all__ = [
     "AE_NAMES",
     "ANY_AE_DEFAULT",
+    "ASSESSMENT_SCALES",
     "BOLUS_ROUTES",
     "ENDPOINT_TYPES",
     "EXPECTED_EVENTS",
@@ -101,6 +103,7 @@ __all__ = [
     "Ancestry",
     "ArmRegimen",
     "ArmSpec",
+    "AssessmentSpec",
     "BetaSpec",
     "ComedicationName",
     "CrossoverSpec",
@@ -197,6 +200,11 @@ class Scenario(StrictModel):
     )
     trial: TrialSpec = Field(TrialSpec(), description="trial calendar, diary and screening")
     design: DesignSpec = Field(DesignSpec(), description="allocation, recruitment, design type")
+    assessments: list[AssessmentSpec] = Field(
+        [],
+        description="pain assessments timed by each dosing session (minutes after the start, at "
+        "the end, hours after it), besides the daily diary",
+    )
     endpoints: list[EndpointSpec] = Field([], description="endpoints computed per patient")
     analyses: list[AnalysisSpec] = Field([], description="analyses run on each replicate trial")
     statistics: StatisticsSpec = Field(
@@ -232,8 +240,8 @@ class Scenario(StrictModel):
             if len(set(names)) != len(names):
                 raise ValueError(f"arm names must be unique (got {names})")
             check_design(self)
-        elif self.endpoints or self.analyses:
-            raise ValueError("'endpoints' and 'analyses' need 'arms'")
+        elif self.endpoints or self.analyses or self.assessments:
+            raise ValueError("'endpoints', 'analyses' and 'assessments' need 'arms'")
         primary = [i for i, a in enumerate(self.analyses) if a.primary]
         if len(primary) > 1:
             raise ValueError(

@@ -12,7 +12,8 @@ all patients of every replicate in the batch:
 3. at a check: psychotomimetic effects, nausea, functional unblinding, titration, stopping
    (:mod:`ketsim.sim.trial_rules`);
 4. at a diary time: record each patient's expected pain (noise is added afterwards,
-   :mod:`ketsim.sim.diary_observation`) and, once a week, dropouts;
+   :mod:`ketsim.sim.diary_observation`) and, once a week, dropouts; at a session assessment
+   (``assessments:``) the same for its readings (:mod:`ketsim.sim.assessments`);
 5. set the inputs for the next interval (:mod:`ketsim.sim.trial_dosing`).
 
 Setup draws the patients (:mod:`ketsim.sim.enrolment`, :mod:`ketsim.sim.patient_traits`) and
@@ -28,6 +29,7 @@ from ketsim.config.scenario import Scenario
 from ketsim.core.pd import adverse, placebo, progression
 from ketsim.core.resources import check_memory
 from ketsim.sim.agents import PatientAgent
+from ketsim.sim.assessments import session_assessments
 from ketsim.sim.compile import compile_trial
 from ketsim.sim.diary_observation import draw_diary_noise, expected_diary, observed_nrs
 from ketsim.sim.dose_recorder import DoseRecorder
@@ -161,7 +163,12 @@ class TrialModel(mesa.Model):
         # -- schedules (one per timeline group) and the event grid -----------------------------
         self.racemic = plan.racemic
         fine = FAST_RESOLUTION_H if plan.effects.lasting_effect == "sustained_blockade" else ()
-        ts = compile_trial_schedule(plan.diary, tl, pop.weight_kg, self.group, self.racemic, fine)
+        # session assessments (None without): their reading times join the event grid
+        self.assess = session_assessments(self.scenario.assessments, tl)
+        extra = () if self.assess is None else self.assess.times
+        ts = compile_trial_schedule(
+            plan.diary, tl, pop.weight_kg, self.group, self.racemic, fine, extra
+        )
         self.routes, self.schedules, self.checks = ts.routes, ts.schedules, ts.checks
         self.sched_members = ts.sched_members
         self._update_members()
@@ -216,6 +223,8 @@ class TrialModel(mesa.Model):
             prm,
             plan.enrolment.population.baseline_pain.sd,
         )
+        if self.assess is not None:
+            self.assess.setup(self, plan.enrolment.population.baseline_pain.sd)
 
         # -- pre-drawn behaviour uniforms (per replicate, so batching does not matter) ----------
         n_checks = max(1, max(len(c) for c in self.checks))
@@ -387,6 +396,8 @@ class TrialModel(mesa.Model):
             self.mu_diary[:, d] = self.pain
             if d % 7 == 6:
                 self._weekly_dropout(d // 7, t)
+        if self.assess is not None:
+            self.assess.record(t, self)
         self._set_inputs(k, t)
         if self.recorder is not None:
             self.recorder.observe(t)

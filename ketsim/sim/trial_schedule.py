@@ -64,6 +64,13 @@ class TrialSchedule:
 FAST_RESOLUTION_H = (1 / 12, 1 / 6, 1 / 4, 1 / 3, 1 / 2, 2 / 3, 1.0, 4 / 3, 2.0)
 
 
+def _apart(extra: np.ndarray, base: np.ndarray, tol: float = 1e-9) -> list[float]:
+    """The times of ``extra`` farther than ``tol`` from every time of ``base`` (ascending)."""
+    pos = np.clip(np.searchsorted(base, extra), 1, base.size - 1)
+    dist = np.minimum(np.abs(base[pos - 1] - extra), np.abs(base[pos] - extra))
+    return extra[dist > tol].tolist()
+
+
 def compile_trial_schedule(
     diary: DiaryHours,
     tl: Timeline,
@@ -71,6 +78,7 @@ def compile_trial_schedule(
     group: np.ndarray,
     racemic: bool,
     fast_resolution: tuple[float, ...] = (),
+    extra_times: np.ndarray | tuple[float, ...] = (),
 ) -> TrialSchedule:
     """Compile every group's schedule and the event grid of a batch.
 
@@ -83,6 +91,8 @@ def compile_trial_schedule(
     racemic : the drug is the racemate (schedules are per enantiomer, half the dose).
     fast_resolution : offsets (h) of extra grid points after every change of dosing
         (:data:`FAST_RESOLUTION_H`; empty: none).
+    extra_times : further grid points (h; session assessments); one within 1e-9 h of another
+        event is that event.
 
     Returns
     -------
@@ -137,6 +147,8 @@ def compile_trial_schedule(
             for a, b in sch.infusion_windows:
                 changes.update((a, b))
             pts.update(t + d for t in changes for d in fast_resolution)
+    if len(extra_times):
+        pts.update(_apart(np.asarray(extra_times, float), np.array(sorted(pts))))
     t_end = float(diary_times[-1])
     times = np.array(sorted(t for t in pts if 0.0 <= t <= t_end))
     diary_index = {float(t): d for d, t in enumerate(diary_times)}

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ketsim.config.scenario import Scenario
+from ketsim.sim.assessments import assessment_table
 from ketsim.sim.design import dosing_end_h
 from ketsim.sim.enrolment import patient_strata
 from ketsim.sim.population import Population
@@ -71,6 +72,8 @@ class TrialArrays:
     segment_end_day: np.ndarray | None = None
     # patient strata for subgroup analyses: name -> (P,) bool (see STRATA)
     strata: dict[str, np.ndarray] = field(default_factory=dict)
+    # session assessments: name -> (P, R) per reading (SessionAssessments.arrays; empty: none)
+    assess: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -112,6 +115,8 @@ class TrialResult:
         ``r_norketamine_ng_ml`` for the racemate): plasma concentrations just after the doses due
         at ``time_h`` (right-continuous, as :meth:`ketsim.core.pk.propagate.Propagator.run`).
     population : the batch's patients (covariates and PK etas), rows as in ``patients``.
+    assessments : one row per session assessment reading
+        (:func:`~ketsim.sim.assessments.assessment_table`); None without ``assessments:``.
     """
 
     scenario: Scenario
@@ -125,6 +130,7 @@ class TrialResult:
     doses: pd.DataFrame | None = None
     concentrations: pd.DataFrame | None = None
     population: Population | None = None
+    assessments: pd.DataFrame | None = None
 
     def weekly(self) -> pd.DataFrame:
         """Mean NRS per replicate, arm and week (week 0 = baseline; missing days skipped)."""
@@ -222,6 +228,7 @@ def trial_arrays(m: TrialModel) -> TrialArrays:
         period_weeks=tl.period_weeks,
         segment_end_day=seg_end,
         strata=patient_strata(m.pop, sc),
+        assess={} if m.assess is None else m.assess.arrays(m.group, to_day),
     )
 
 
@@ -310,6 +317,9 @@ def build_tables(m: TrialModel) -> TrialResult:
         ev = pd.DataFrame(columns=["replicate", "patient", "arm", "time_h", "event", "value"])
     res = TrialResult(sc, m.entropy, m.replicates, patients, diary_df, ev)
     res.arrays = ta
+    if m.assess is not None:
+        arm = pd.Categorical(label_arr[codes], categories=labels)
+        res.assessments = assessment_table(ta.assess, m.assess.specs, m.replicate, m.patient, arm)
     if m.recorder is not None:
         res.doses = m.recorder.doses()
         res.concentrations = m.recorder.concentrations()

@@ -209,11 +209,15 @@ def _cmd_simulate(args) -> int:
         endpoints = endpoint_summaries(res.arrays, sc)
         analyses = analyse_trials(res.arrays, sc)
         files += ["endpoints.csv", "analyses.csv"]
+    if res.assessments is not None:
+        files.append("assessments.parquet")
     try:
         out.mkdir(parents=True, exist_ok=True)
         write_parquet_atomic(out / "patients.parquet", res.patients)
         write_parquet_atomic(out / "diary.parquet", res.diary)
         write_parquet_atomic(out / "events.parquet", res.events)
+        if res.assessments is not None:
+            write_parquet_atomic(out / "assessments.parquet", res.assessments)
         write_text_atomic(out / "summary.csv", summary.to_csv(index=False))
         if endpoints is not None:
             write_text_atomic(out / "endpoints.csv", endpoints.to_csv(index=False))

@@ -5,6 +5,7 @@ The root :class:`ketsim.config.scenario.Scenario` and YAML reading/writing live 
 """
 
 from ketsim.config.schema.analysis import STRATEGIES, AnalysisSpec, StatisticsSpec
+from ketsim.config.schema.assessments import ASSESSMENT_SCALES, AssessmentSpec
 from ketsim.config.schema.assumptions import SwitchesSpec, check_pd_overrides
 from ketsim.config.schema.base import AmountField, HoursField, RateField, StrictModel
 from ketsim.config.schema.design import (
@@ -60,6 +61,7 @@ from ketsim.config.schema.run_settings import OutputSpec, SweepSpec
 __all__ = [
     "AE_NAMES",
     "ANY_AE_DEFAULT",
+    "ASSESSMENT_SCALES",
     "BOLUS_ROUTES",
     "ENDPOINT_TYPES",
     "EXPECTED_EVENTS",
@@ -80,6 +82,7 @@ __all__ = [
     "Ancestry",
     "ArmRegimen",
     "ArmSpec",
+    "AssessmentSpec",
     "BetaSpec",
     "ComedicationName",
     "CrossoverSpec",

@@ -60,6 +60,13 @@ def _hours(v: Any) -> float:
     return h
 
 
+def _short(h: float) -> str:
+    """Hours as written back: 15 significant digits, or as many as it takes to read back the
+    same number ("10 min" is 0.16666666666666666 h, which 15 digits do not round-trip)."""
+    text = f"{h:.15g}"
+    return text if float(text) == h else repr(h)
+
+
 def _numeric(annotation: Any) -> bool:
     """Whether a field's type admits int or float (and not bool): booleans must not pass as 1/0."""
     origin = typing.get_origin(annotation)
@@ -84,7 +91,7 @@ RateField = Annotated[
 HoursField = Annotated[
     float,
     BeforeValidator(_hours, json_schema_input_type=str | float),
-    PlainSerializer(lambda h: f"{h:.15g} h", return_type=str),
+    PlainSerializer(lambda h: f"{_short(h)} h", return_type=str),
 ]
 
 

@@ -8,11 +8,12 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ketsim.config.schema.base import StrictModel
+from ketsim.config.schema.base import HoursField, StrictModel
 
 __all__ = [
     "AE_NAMES",
     "ENDPOINT_TYPES",
+    "SESSION_ENDPOINTS",
     "EndpointSpec",
 ]
 
@@ -25,7 +26,12 @@ ENDPOINT_TYPES = (
     "time_to_relapse",
     "adverse_event",
     "dropout",
+    "session_score",
+    "session_relief",
+    "peak_session_relief",
 )
+#: endpoints read from a session assessment (``assessments:``) rather than from the diary
+SESSION_ENDPOINTS = ("session_score", "session_relief", "peak_session_relief")
 AE_NAMES = ("psychotomimetic", "intolerable", "nausea", "vomiting", "liver_injury", "discontinued")
 
 
@@ -37,6 +43,13 @@ class EndpointSpec(StrictModel):
     ``anchor: treatment_end`` from the end of its scheduled dosing (day 1 = the first diary
     entry after the last scheduled infusion or dose): "is relief still there 48 h / 4 weeks /
     12 weeks after the infusion?".
+
+    Session endpoints read an ``assessment`` in one dosing ``session`` of the randomised
+    treatment (each crossover period): ``session_score`` is the reading on the assessment's scale
+    at offset ``time``; ``session_relief`` the % relief from the pre-session reading at ``time``,
+    ``100 (1 - x(time) / x_pre)`` on the recorded scale (NRS integers, VAS mm; a percent_relief
+    assessment's own value); ``peak_session_relief`` the highest of those % reliefs over the
+    session's readings. ``session: mean`` averages the patient's sessions.
     """
 
     name: str = Field(
@@ -72,6 +85,19 @@ class EndpointSpec(StrictModel):
     min_days_per_week: int = Field(
         4, ge=1, le=7, description="diary days needed for a weekly mean (else missing)"
     )
+    assessment: str | None = Field(
+        None, description="session endpoints: name of the assessment (assessments[].name)"
+    )
+    time: HoursField | None = Field(
+        None,
+        description="session_score, session_relief: the assessment's offset read, e.g. '40 min' "
+        "(as in its 'times', or a multiple of its 'every')",
+    )
+    session: int | Literal["mean"] = Field(
+        1,
+        description="session endpoints: which session of the randomised treatment (1 = the "
+        "first), or mean (the mean over the patient's sessions with a value)",
+    )
 
     @model_validator(mode="after")
     def _needs(self) -> EndpointSpec:
@@ -88,6 +114,18 @@ class EndpointSpec(StrictModel):
                 raise ValueError("endpoint type auc needs 'days: [first, last]'")
             if not 1 <= self.days[0] < self.days[1]:
                 raise ValueError(f"auc 'days' must satisfy 1 <= first < last (got {self.days})")
+        if t in SESSION_ENDPOINTS:
+            if self.assessment is None:
+                raise ValueError(f"endpoint type {t} needs an 'assessment'")
+            if (self.time is None) != (t == "peak_session_relief"):
+                need = "does not take" if t == "peak_session_relief" else "needs"
+                raise ValueError(f"endpoint type {t} {need} a 'time'")
+            if self.week is not None or self.days is not None or self.anchor != "start":
+                raise ValueError(f"endpoint type {t} is timed by its session: no week/days/anchor")
+            if self.session != "mean" and self.session < 1:
+                raise ValueError(f"'session' counts from 1 (got {self.session})")
+        elif self.assessment is not None or self.time is not None:
+            raise ValueError(f"'assessment' and 'time' are for session endpoints, not {t}")
         if t == "adverse_event" and self.event is None:
             raise ValueError(
                 f"endpoint type adverse_event needs an 'event' ({', '.join(AE_NAMES)})"
