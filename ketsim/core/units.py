@@ -40,6 +40,9 @@ RATE_UNITS: dict[str, tuple[float, bool]] = {
     "mg/min": (60.0, False),
     "mg/day": (1.0 / 24.0, False),
     "mg/d": (1.0 / 24.0, False),
+    "mg/24h": (1.0 / 24.0, False),  # "mg/24 h" as palliative-care syringe drivers are written
+    "mg/kg/day": (1.0 / 24.0, True),
+    "mg/kg/d": (1.0 / 24.0, True),
     "mg/kg/h": (1.0, True),
     "mg/kg/min": (60.0, True),
     "ug/kg/min": (60e-3, True),

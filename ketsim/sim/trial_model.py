@@ -32,7 +32,11 @@ from ketsim.sim.compile import compile_trial
 from ketsim.sim.diary_observation import draw_diary_noise, expected_diary, observed_nrs
 from ketsim.sim.dose_recorder import DoseRecorder
 from ketsim.sim.enrolment import StreamBank, batch_stream_pairs, screen_and_allocate
-from ketsim.sim.patient_traits import draw_behaviour_uniforms, draw_patient_traits
+from ketsim.sim.patient_traits import (
+    draw_behaviour_uniforms,
+    draw_dose_uniforms,
+    draw_patient_traits,
+)
 from ketsim.sim.trial_adverse import BackgroundExposure, LiverCourses, session_starts
 from ketsim.sim.trial_comparators import comparator_state
 from ketsim.sim.trial_dosing import (
@@ -161,7 +165,10 @@ class TrialModel(mesa.Model):
         # -- schedules (one per timeline group) and the event grid -----------------------------
         self.racemic = plan.racemic
         fine = FAST_RESOLUTION_H if plan.effects.lasting_effect == "sustained_blockade" else ()
-        ts = compile_trial_schedule(plan.diary, tl, pop.weight_kg, self.group, self.racemic, fine)
+        dose_u = draw_dose_uniforms(tl, self._streams, n_per)  # varying doses (or none)
+        ts = compile_trial_schedule(
+            plan.diary, tl, pop.weight_kg, self.group, self.racemic, fine, dose_u
+        )
         self.routes, self.schedules, self.checks = ts.routes, ts.schedules, ts.checks
         self.sched_members = ts.sched_members
         self._update_members()
@@ -472,6 +479,7 @@ class TrialModel(mesa.Model):
                     win.step_mg_h[pos],
                     prm,
                     win.rule.target_relief,
+                    win.rule.factor,
                 )
         stop = stopped_on_intolerable(intolerable, self.u.stop[live, ci], prm)
         if np.any(stop):
