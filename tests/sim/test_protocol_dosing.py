@@ -259,3 +259,21 @@ def test_population_pk_draws_doses_once_whatever_the_chunks():
     np.testing.assert_allclose(ratio, 2.0, rtol=1e-9)
     cmax = a.summary()["ketamine_cmax_ng_ml"]
     assert cmax.nunique() == 7
+
+
+def test_readme_examples_validate_and_simulate():
+    """Every regimen of the README's "Dosing as protocols write it" block, each in its own arm."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = text.split("**Dosing as protocols write it.**", 1)[1]
+    regimens = yaml.safe_load(re.search(r"```yaml\n(.*?)```", block, re.S).group(1))["regimens"]
+    assert len(regimens) == 6
+    arms = [{"name": f"a{i}", "n": 2, "regimens": [r]} for i, r in enumerate(regimens)]
+    res = simulate_trial(
+        parse_scenario({"name": "readme", "arms": arms, "trial": {"weeks": 1}}), seed=1
+    )
+    assert set(res.patients.arm) == {a["name"] for a in arms}
