@@ -17,12 +17,18 @@ Case-insensitive; tokens are separated by spaces, but a number may touch its uni
 ``q8h``, ``x10``). The dose comes first; every other clause is optional and may come in any order,
 except for the ``for`` rule below::
 
-    <dose> [<route>] [over <duration>] [at <time>] [<frequency>] [<count>]
+    <dose> [<route>] [max <dose>] [min <dose>] [over <duration>] [at <time>] [<frequency>]
+    [<count>]
 
 ``<dose>``
     A rate (``20 mg/h``, ``0.35 mg/kg/h``, ``1.2 µg/kg/min``; ``ug``/``mcg`` too) makes an
     infusion. An amount (``25 mg``, ``0.2 mg/kg``) is given at once, unless a duration is given
-    (``0.5 mg/kg over 40 min``), which makes it an infusion of that amount.
+    (``0.5 mg/kg over 40 min``), which makes it an infusion of that amount. A range
+    (``0.1-0.3 mg/kg/h``, ``0.1 to 0.3 mg/kg/h``) varies the dose across the cohort: each
+    patient draws one, uniformly within it.
+``max <dose>`` / ``at most <dose>``, ``min <dose>`` / ``at least <dose>``
+    A cap or floor of each patient's dose, of the dose's kind: ``0.35 mg/kg/h (max 25 mg/h)``.
+    Parentheses are read as spaces.
 ``<route>``
     ``iv`` (the default), ``oral``/``po``, ``sublingual``/``sl``, ``intranasal``/``in``/``nasal``,
     ``sc``/``subcutaneous``, ``im``/``intramuscular``; optionally with ``infusion`` or ``bolus``.
@@ -78,7 +84,10 @@ from ketsim.core.units import AMOUNT_UNITS, DURATION_UNITS, RATE_UNITS
 
 __all__ = ["EXAMPLES", "GRAMMAR", "ShorthandError", "parse_regimen_shorthand"]
 
-GRAMMAR = "<dose> [route] [over <duration>] [at <time>] [<frequency> x<N> | <frequency> for <span>]"
+GRAMMAR = (
+    "<dose> [route] [max <dose>] [over <duration>] [at <time>] "
+    "[<frequency> x<N> | <frequency> for <span>]"
+)
 EXAMPLES = ("0.35 mg/kg/h over 4h daily x10", "25 mg sublingual bid for 7 days")
 
 
@@ -148,10 +157,22 @@ _FREQUENCIES = {
     "weekly": 168.0,
 }
 _START_WORDS = ("at", "from", "starting", "on")
+_BOUND_WORDS = {"max": "max", "maximum": "max", "min": "min", "minimum": "min"}
 _COUNT_NOUNS = ("times", "doses")
 # Everything the parser recognises after the dose, for "did you mean" hints.
 _KNOWN_WORDS = sorted(
-    {*_SITES, *_MODES, *_FREQUENCIES, *_START_WORDS, *_COUNT_NOUNS, "over", "for", "every", "x"}
+    {
+        *_SITES,
+        *_MODES,
+        *_FREQUENCIES,
+        *_START_WORDS,
+        *_COUNT_NOUNS,
+        *_BOUND_WORDS,
+        "over",
+        "for",
+        "every",
+        "x",
+    }
 )
 
 # Numbers are ASCII digits only (no sign, no exponent: neither has a use in a dose line). Words are
@@ -160,8 +181,10 @@ _KNOWN_WORDS = sorted(
 # unknown character, reported with its position rather than silently skipped.
 _TOKEN = re.compile(
     r"(?P<num>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
-    r"|(?P<word>[^\W\d_]+(?:\s*/\s*[^\W\d_]+)*)"
+    r"|(?P<word>[^\W\d_]+(?:\s*/\s*(?:[0-9]+\s*)?[^\W\d_]+)*)"
     r"|(?P<times>×)"
+    r"|(?P<dash>[-–])"
+    r"|(?P<paren>[()])"
     r"|(?P<space>\s+)"
     r"|(?P<bad>.)"
 )
@@ -169,7 +192,7 @@ _TOKEN = re.compile(
 
 @dataclass(frozen=True)
 class _Token:
-    kind: str  # "num" or "word"
+    kind: str  # "num", "word" or "dash"
     text: str  # normalised: lower case, no spaces, Greek mu as the micro sign
     raw: str  # as written, for messages
     pos: int
@@ -198,6 +221,7 @@ class _Regimen:
     interval: _Span | None = None
     count: int | None = None
     span: _Span | None = None
+    bounds: dict[str, str] = field(default_factory=dict)  # "max"/"min" -> dose as written
     seen: list[str] = field(default_factory=list)
 
 
@@ -205,7 +229,8 @@ def _tokenize(text: str) -> list[_Token]:
     tokens = []
     for m in _TOKEN.finditer(text):
         kind, raw = m.lastgroup, m.group()
-        if kind == "space":
+        if kind in ("space", "paren"):
+            # parentheses only group a bound for the reader: "0.35 mg/kg/h (max 25 mg/h)"
             continue
         if kind == "bad":
             raise ShorthandError(text, f"unexpected character {raw!r} at position {m.start() + 1}")
@@ -281,14 +306,24 @@ def _dose(cur: _Cursor) -> _Regimen:
     if num.kind != "num":
         raise cur.error(f"it must start with the dose (e.g. '20 mg/h', '25 mg'), not {num.raw!r}")
     unit = cur.take()
+    value = num.text
+    if unit is not None and (unit.kind == "dash" or unit.text == "to"):
+        # a range across the cohort, "0.1-0.3 mg/kg/h": each patient draws a dose within it
+        high = cur.take()
+        if high is None or high.kind != "num":
+            raise cur.error(f"the dose range {num.raw}{unit.raw} needs a second number")
+        if not float(high.text) > float(num.text):
+            raise cur.error(f"the dose range '{num.raw}-{high.raw}' must go from low to high")
+        value = f"{num.text}-{high.text}"
+        unit = cur.take()
     if unit is None or unit.kind != "word":
-        raise cur.error(f"the dose {num.raw!r} needs a unit (e.g. 'mg', 'mg/kg', 'mg/h')")
+        raise cur.error(f"the dose {value!r} needs a unit (e.g. 'mg', 'mg/kg', 'mg/h')")
     if not float(num.text) > 0:
         raise cur.error(f"the dose must be > 0 (got '{num.raw} {unit.raw}')")
     if unit.text in _RATE:
-        return _Regimen("rate", f"{num.text} {_RATE[unit.text]}")
+        return _Regimen("rate", f"{value} {_RATE[unit.text]}")
     if unit.text in _AMOUNT:
-        return _Regimen("amount", f"{num.text} {_AMOUNT[unit.text]}")
+        return _Regimen("amount", f"{value} {_AMOUNT[unit.text]}")
     raise cur.error(
         f"unknown dose unit {unit.raw!r}; rates: {_allowed(_RATE)}; amounts: {_allowed(_AMOUNT)}"
     )
@@ -324,11 +359,37 @@ def _set_duration(cur: _Cursor, reg: _Regimen, written: str, duration: _Span) ->
     reg.duration = duration
 
 
+def _bound(cur: _Cursor, reg: _Regimen, which: str, first: _Token) -> None:
+    """``max 25 mg/h`` / ``at most 25 mg/h`` (and ``min``): a cap or floor of each patient's
+    dose, in the dose's kind (a rate bounds a rate, an amount an amount)."""
+    if which in reg.bounds:
+        raise cur.error(f"the {which} dose is given twice")
+    num, unit = cur.take(), cur.take()
+    if num is None or num.kind != "num" or unit is None or unit.kind != "word":
+        raise cur.error(f"'{cur.since(first)}' must be followed by a dose such as '25 mg/h'")
+    table = _RATE if reg.kind == "rate" else _AMOUNT
+    if unit.text not in table:
+        raise cur.error(
+            f"the {which} '{num.raw} {unit.raw}' must be "
+            f"{'a rate' if reg.kind == 'rate' else 'an amount'}, as the dose is ({_allowed(table)})"
+        )
+    reg.bounds[which] = f"{num.text} {table[unit.text]}"
+
+
 def _clause(cur: _Cursor, reg: _Regimen) -> None:
     """Consume one clause after the dose."""
     tok = cur.take()
     assert tok is not None
     w = tok.text
+    if tok.kind == "dash":
+        raise cur.error(f"unexpected {tok.raw!r} at position {tok.pos + 1}")
+    if w in _BOUND_WORDS:
+        _bound(cur, reg, _BOUND_WORDS[w], tok)
+        return
+    if w == "at" and (nxt := cur.peek()) is not None and nxt.text in ("most", "least"):
+        cur.take()
+        _bound(cur, reg, "max" if nxt.text == "most" else "min", tok)
+        return
 
     if tok.kind == "num":
         # The only clause that starts with a number is "<N> times"; a lone number is most likely a
@@ -497,6 +558,7 @@ def parse_regimen_shorthand(text: str) -> dict[str, str | int]:
             )
 
     out: dict[str, str | int] = {"route": route, reg.kind: reg.dose}
+    out.update(reg.bounds)
     if reg.duration is not None:
         out["duration"] = reg.duration.text
     if reg.start is not None:

@@ -40,6 +40,9 @@ RATE_UNITS: dict[str, tuple[float, bool]] = {
     "mg/min": (60.0, False),
     "mg/day": (1.0 / 24.0, False),
     "mg/d": (1.0 / 24.0, False),
+    "mg/24h": (1.0 / 24.0, False),  # "mg/24 h" as palliative-care syringe drivers are written
+    "mg/kg/day": (1.0 / 24.0, True),
+    "mg/kg/d": (1.0 / 24.0, True),
     "mg/kg/h": (1.0, True),
     "mg/kg/min": (60.0, True),
     "ug/kg/min": (60e-3, True),
@@ -70,6 +73,13 @@ DURATION_UNITS: dict[str, float] = {
 _NUM_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\s].*?)?\s*$")
 
 
+def _short(x: float) -> str:
+    """Six significant digits where they read back exactly, else every digit: "100 mg/24h" is
+    4.1666... mg/h, and a dump must load back to the same dose."""
+    s = f"{x:g}"
+    return s if float(s) == x else repr(float(x))
+
+
 @dataclass(frozen=True)
 class Amount:
     """A dose amount in mg, or in mg per kg of body weight when ``per_kg``."""
@@ -82,7 +92,7 @@ class Amount:
         return self.value * weight_kg if self.per_kg else self.value + 0.0 * weight_kg
 
     def __str__(self) -> str:
-        return f"{self.value:g} {'mg/kg' if self.per_kg else 'mg'}"
+        return f"{_short(self.value)} {'mg/kg' if self.per_kg else 'mg'}"
 
 
 @dataclass(frozen=True)
@@ -97,7 +107,7 @@ class Rate:
         return self.value * weight_kg if self.per_kg else self.value + 0.0 * weight_kg
 
     def __str__(self) -> str:
-        return f"{self.value:g} {'mg/kg/h' if self.per_kg else 'mg/h'}"
+        return f"{_short(self.value)} {'mg/kg/h' if self.per_kg else 'mg/h'}"
 
 
 def infusion_rate_mg_per_h(rate: Rate | None, amount: Amount | None, duration_h: float, weight_kg):

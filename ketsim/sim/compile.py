@@ -18,11 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ketsim.config.scenario import INFUSION_ROUTES, PopulationSpec, RegimenSpec, Scenario
+from ketsim.core.dose import DoseDistribution, bounded_mg, dose_mg
 from ketsim.core.pd.background import BackgroundEffect, background_effect
 from ketsim.core.pd.comparators import ArmComparator, arm_comparators
 from ketsim.core.pd.parameters import DEFAULT_LASTING_EFFECT, PDParameters, resolve_pd
 from ketsim.core.pk.model import PKSwitches
-from ketsim.core.units import Amount, Rate, infusion_rate_mg_per_h
+from ketsim.core.units import Amount, Rate
 from ketsim.sim.design import Timeline, compile_timeline
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "compile_dosing",
     "compile_pk_study",
     "compile_trial",
+    "dose_distributions",
     "pk_switches",
 ]
 
@@ -52,24 +54,54 @@ class Dosing:
     infusion : a constant-rate infusion (else an instant administration).
     starts_h : start time of every administration.
     duration_h : length of each infusion (0 for instant administrations).
-    rate : the infusion rate when the regimen gives one.
+    rate : the infusion rate when the regimen gives one (fixed or varying between patients).
     amount : the amount of an instant administration, or infused over ``duration_h``.
+    floor, cap : the least and most rate (rate given) or amount (amount given) of a patient.
+    steps : the escalation: (time from the first start (h), the rate or amount from then on).
     """
 
     route: str
     infusion: bool
     starts_h: tuple[float, ...]
     duration_h: float
-    rate: Rate | None
-    amount: Amount | None
+    rate: Rate | DoseDistribution | None
+    amount: Amount | DoseDistribution | None
+    floor: Rate | Amount | None = None
+    cap: Rate | Amount | None = None
+    steps: tuple[tuple[float, Rate | Amount], ...] = ()
 
-    def rate_mg_per_h(self, weight_kg):
-        """Infusion rate (mg/h) for patients of the given weight(s)."""
-        return infusion_rate_mg_per_h(self.rate, self.amount, self.duration_h, weight_kg)
+    @property
+    def distribution(self) -> DoseDistribution | None:
+        """The dose distribution when the dose varies between patients (else None)."""
+        d = self.rate if self.rate is not None else self.amount
+        return d if isinstance(d, DoseDistribution) else None
 
-    def amount_mg(self, weight_kg):
+    def level_starts_h(self) -> tuple[float, ...]:
+        """Absolute times from which each dose level holds (level 0, the dose, from -inf)."""
+        return (-np.inf, *(self.starts_h[0] + a for a, _ in self.steps))
+
+    def _dose(self, weight_kg, u, level: int) -> np.ndarray:
+        d = self.rate if self.rate is not None else self.amount
+        if level > 0:
+            d = self.steps[level - 1][1]
+        return bounded_mg(dose_mg(d, weight_kg, u), weight_kg, self.floor, self.cap)
+
+    def rate_mg_per_h(self, weight_kg, u=None, level: int = 0):
+        """Infusion rate (mg/h) for patients of the given weight(s).
+
+        ``u``: each patient's uniform of a varying dose; ``level``: the escalation step (0: the
+        dose itself). An amount infused over ``duration_h`` is bounded as an amount.
+        """
+        x = self._dose(weight_kg, u, level)
+        return x if self.rate is not None else x / self.duration_h
+
+    def amount_mg(self, weight_kg, u=None, level: int = 0):
         """Amount (mg) of one instant administration for patients of the given weight(s)."""
-        return self.amount.mg(weight_kg)
+        return self._dose(weight_kg, u, level)
+
+
+def _compiled(d):
+    return d.compiled() if hasattr(d, "compiled") else d
 
 
 def compile_dosing(regimens: Sequence[RegimenSpec]) -> tuple[Dosing, ...]:
@@ -83,11 +115,24 @@ def compile_dosing(regimens: Sequence[RegimenSpec]) -> tuple[Dosing, ...]:
                 infusion=infusion,
                 starts_h=tuple(r.start_times()),
                 duration_h=float(r.duration) if infusion else 0.0,
-                rate=r.rate,
-                amount=r.amount,
+                rate=_compiled(r.rate),
+                amount=_compiled(r.amount),
+                floor=r.min,
+                cap=r.max,
+                steps=tuple((float(st.after), st.dose) for st in r.escalation or ()),
             )
         )
     return tuple(out)
+
+
+def dose_distributions(dosing: Sequence[Dosing]) -> tuple[DoseDistribution, ...]:
+    """The distinct dose distributions of compiled regimens, in order of first appearance.
+
+    Position ``j`` is the seed-tree sub-key of the patients' uniforms of distribution ``j``; an
+    equal distribution in two regimens (a placebo arm's nominal rate, a crossover's periods)
+    shares the patient's one draw.
+    """
+    return tuple(dict.fromkeys(d.distribution for d in dosing if d.distribution is not None))
 
 
 def pk_switches(scenario: Scenario) -> PKSwitches:

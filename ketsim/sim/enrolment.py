@@ -37,6 +37,8 @@ __all__ = [
 
 # population-stream sub-keys of the PD traits (population.py uses 0-14)
 K_RESPONDER, K_PLACEBO, K_PSY_THRESHOLD, K_SLOW_C50 = 15, 16, 17, 18
+# population-stream sub-key of the per-patient dose draws: (K_DOSE, j) for distribution j
+K_DOSE = 19
 # behaviour-stream sub-keys
 B_BACKGROUND, B_STOP, B_NAUSEA, B_VOMIT, B_LIVER, B_LTFU, B_LOE, B_FOLLOW = range(8)
 # measurement-stream sub-keys

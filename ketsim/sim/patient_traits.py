@@ -15,9 +15,13 @@ import numpy as np
 from scipy import special
 
 from ketsim.config.scenario import PopulationSpec
+from ketsim.core.dose import DoseDistribution
 from ketsim.core.pd import placebo, sensitization
 from ketsim.core.pd.background import background_effect
 from ketsim.core.pd.parameters import PDParameters
+from ketsim.core.seeds import streams
+from ketsim.sim.compile import compile_dosing, dose_distributions
+from ketsim.sim.design import Timeline
 from ketsim.sim.enrolment import (
     B_BACKGROUND,
     B_FOLLOW,
@@ -27,6 +31,7 @@ from ketsim.sim.enrolment import (
     B_NAUSEA,
     B_STOP,
     B_VOMIT,
+    K_DOSE,
     K_PLACEBO,
     K_PSY_THRESHOLD,
     K_RESPONDER,
@@ -41,6 +46,7 @@ __all__ = [
     "PatientTraits",
     "beta_score",
     "draw_behaviour_uniforms",
+    "draw_dose_uniforms",
     "draw_patient_traits",
     "lognormal_score",
 ]
@@ -197,3 +203,32 @@ def draw_behaviour_uniforms(
         loe=beh(B_LOE, (weeks,)),
         follow=beh(B_FOLLOW, ()),
     )
+
+
+def draw_dose_uniforms(
+    tl: Timeline, bank: StreamBank, n_per: list[int]
+) -> dict[DoseDistribution, np.ndarray]:
+    """Each patient's uniform of every dose distribution, drawn once per patient.
+
+    Distribution ``j`` (:func:`ketsim.sim.compile.dose_distributions` of the timeline's regimens,
+    in order of appearance) draws from population stream ``(K_DOSE, j)`` of each replicate, so a
+    patient's dose depends neither on the batching nor on the other distributions. Scenarios
+    without distributions draw nothing (their other streams are untouched).
+
+    Parameters
+    ----------
+    tl : the compiled timeline (its regimens name the distributions).
+    bank : the batch's streams (its entropy and replicates).
+    n_per : patients of each replicate (rows are replicate-major).
+
+    Returns
+    -------
+    dict
+        Distribution -> (P,) uniforms in [0, 1).
+    """
+    regs = compile_dosing([r for g in tl.groups for sg in g.segments for r in sg.regimens])
+    out = {}
+    for j, d in enumerate(dose_distributions(regs)):
+        gens = streams(bank.entropy, [(r, "population", K_DOSE, j) for r in bank.replicates])
+        out[d] = draw_rows(gens, n_per, (), "random")
+    return out

@@ -19,8 +19,9 @@ from ketsim.core.pk.model import (
 )
 from ketsim.core.pk.propagate import Propagator
 from ketsim.core.resources import check_memory
-from ketsim.core.seeds import root_entropy
-from ketsim.sim.compile import Dosing, compile_pk_study, pk_switches
+from ketsim.core.seeds import root_entropy, stream
+from ketsim.sim.compile import Dosing, compile_pk_study, dose_distributions, pk_switches
+from ketsim.sim.enrolment import K_DOSE
 from ketsim.sim.population import Population, sample_population
 from ketsim.sim.regimen import build_plan
 
@@ -40,12 +41,15 @@ def simulate_concentrations(
     racemic: bool = False,
     with_auc: bool = False,
     chunk: int = CHUNK,
+    dose_u: dict | None = None,
 ) -> dict[str, np.ndarray]:
     """Concentrations ``(P, T, n_out)`` per enantiomer system (``"S"``, and ``"R"`` if racemic).
 
     ``dosing`` is compiled (:func:`ketsim.sim.compile.compile_dosing`): no scenario spec is read.
 
-    Patients are processed in chunks of ``chunk``; results do not depend on the chunk size.
+    ``dose_u``: each patient's uniform of every dose distribution (doses varying between
+    patients). Patients are processed in chunks of ``chunk``; results do not depend on the chunk
+    size.
     """
     p = covariates.n
     systems = ("S", "R") if racemic else ("S",)
@@ -55,7 +59,8 @@ def simulate_concentrations(
     for lo in range(0, p, chunk):
         idx = slice(lo, min(p, lo + chunk))
         cov = covariates.take(idx)
-        plan, inf, bol = build_plan(dosing, cov.weight_kg, fraction)
+        u = None if dose_u is None else {d: x[idx] for d, x in dose_u.items()}
+        plan, inf, bol = build_plan(dosing, cov.weight_kg, fraction, dose_u=u)
         for e in systems:
             ip = individual_parameters(
                 cov,
@@ -137,6 +142,11 @@ def simulate_pk(scenario: Scenario, seed: int | None = None, chunk: int = CHUNK)
         "use fewer patients, a coarser output.step or an earlier output.end",
     )
     pop = sample_population(scenario.population, entropy, replicate=0)
+    # doses varying between patients: replicate 0's dose streams, as a trial draws them
+    dose_u = {
+        d: stream(entropy, 0, "population", K_DOSE, j).random(n)
+        for j, d in enumerate(dose_distributions(study.dosing))
+    }
     conc = simulate_concentrations(
         pop.pk_covariates(),
         pop.eta_pk,
@@ -147,5 +157,6 @@ def simulate_pk(scenario: Scenario, seed: int | None = None, chunk: int = CHUNK)
         racemic=study.racemic,
         with_auc=True,
         chunk=chunk,
+        dose_u=dose_u,
     )
     return PKResult(scenario, entropy, pop, study.times_h, conc, OUTPUTS + AUC_OUTPUTS)

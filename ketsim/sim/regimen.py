@@ -8,12 +8,13 @@ interval. Rules that change doses during a trial (titration) act on the same pla
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ketsim.config.scenario import BOLUS_ROUTES, INFUSION_ROUTES, RegimenSpec, TitrationSpec
+from ketsim.core.dose import DoseDistribution, bounded_mg
 from ketsim.core.pk.propagate import DosingPlan
 from ketsim.sim.compile import Dosing, compile_dosing
 
@@ -43,39 +44,61 @@ def build_plan(
     weight_kg: np.ndarray,
     fraction: float = 1.0,
     routes: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+    dose_u: Mapping[DoseDistribution, np.ndarray] | None = None,
 ) -> tuple[DosingPlan, tuple[str, ...], tuple[str, ...]]:
     """Expand compiled regimens (:func:`ketsim.sim.compile.compile_dosing`) for patients of the
     given weights.
 
     ``fraction`` scales every dose (0.5 for one enantiomer of a racemate); ``routes`` fixes the
-    (infusion, bolus) columns (default: the routes the regimens use, in order of appearance).
-    Returns the plan and the (infusion, bolus) route tuples its columns refer to.
+    (infusion, bolus) columns (default: the routes the regimens use, in order of appearance);
+    ``dose_u`` gives each patient's uniform of every dose distribution the regimens use
+    (:func:`ketsim.sim.compile.dose_distributions`). Caps, floors and escalation steps are
+    applied per patient. Returns the plan and the (infusion, bolus) route tuples its columns
+    refer to.
     """
     weight_kg = np.asarray(weight_kg, dtype=float)
     p = weight_kg.size
     inf_routes, bol_routes = routes if routes is not None else routes_used(dosing)
-    # every time at which some input changes
+
+    def u_of(r) -> np.ndarray | None:
+        d = r.distribution
+        if d is None:
+            return None
+        if dose_u is None or d not in dose_u:
+            raise ValueError(f"the dose {d} varies between patients: no uniforms were given")
+        return dose_u[d]
+
+    # every time at which some input changes (escalation steps inside an infusion too)
     pts: set[float] = set()
     for r in dosing:
         for s in r.starts_h:
             pts.add(s)
             if r.infusion:
                 pts.add(s + r.duration_h)
+                pts.update(t for t in r.level_starts_h()[1:] if s < t < s + r.duration_h)
     times = np.array(sorted(pts))
     rates = np.zeros((times.size, p, len(inf_routes)))
     boluses = np.zeros((times.size, p, len(bol_routes)))
     for r in dosing:
+        u = u_of(r)
+        levels = (*r.level_starts_h(), np.inf)
         if r.infusion:
             col = inf_routes.index(INFUSION_ROUTES[r.route])
-            rate = fraction * np.asarray(r.rate_mg_per_h(weight_kg), dtype=float)
-            for s in r.starts_h:
-                on = (times >= s) & (times < s + r.duration_h)
-                rates[on, :, col] += rate
+            for k in range(len(levels) - 1):
+                rate = fraction * np.asarray(r.rate_mg_per_h(weight_kg, u, k), dtype=float)
+                in_level = (times >= levels[k]) & (times < levels[k + 1])
+                for s in r.starts_h:
+                    on = (times >= s) & (times < s + r.duration_h) & in_level
+                    rates[on, :, col] += rate
         else:
             col = bol_routes.index(BOLUS_ROUTES[r.route])
-            dose = fraction * np.asarray(r.amount_mg(weight_kg), dtype=float)
+            doses = [
+                fraction * np.asarray(r.amount_mg(weight_kg, u, k), dtype=float)
+                for k in range(len(levels) - 1)
+            ]
             for s in r.starts_h:
-                boluses[np.searchsorted(times, s), :, col] += dose
+                k = int(np.searchsorted(levels, s, side="right")) - 1
+                boluses[np.searchsorted(times, s), :, col] += doses[k]
     return DosingPlan(times, rates, boluses), inf_routes, bol_routes
 
 
@@ -141,16 +164,19 @@ def compile_arm(
     weight_kg: np.ndarray,
     routes: tuple[tuple[str, ...], tuple[str, ...]],
     fraction: float = 1.0,
+    dose_u: Mapping[DoseDistribution, np.ndarray] | None = None,
 ) -> ArmSchedule:
     """Compile a group's regimens (``TitratedRegimenSpec``) for patients of the given weights.
 
-    Titrated infusions may not overlap one another (one nurse-set rate at a time).
+    ``dose_u``: the patients' uniforms of the dose distributions (:func:`build_plan`). Titrated
+    infusions may not overlap one another (one nurse-set rate at a time); a regimen's ``max`` and
+    ``min`` bound its titration's start rate, ceiling and floor per patient.
     """
     weight_kg = np.asarray(weight_kg, dtype=float)
     titrated = [r for r in regimens if getattr(r, "titration", None) is not None]
     fixed = [r for r in regimens if getattr(r, "titration", None) is None]
     if fixed:
-        plan, _, _ = build_plan(compile_dosing(fixed), weight_kg, fraction, routes)
+        plan, _, _ = build_plan(compile_dosing(fixed), weight_kg, fraction, routes, dose_u)
     else:
         plan = DosingPlan(
             np.zeros(1),
@@ -164,10 +190,11 @@ def compile_arm(
     windows: list[TitrationWindow] = []
     for r in titrated:
         tr = r.titration
-        rates = [
-            fraction * np.asarray(x.mg_per_h(weight_kg), dtype=float)
-            for x in (r.rate, tr.step, tr.min_rate, tr.max_rate)
-        ]
+        start, mn, mx = (
+            fraction * bounded_mg(x.mg_per_h(weight_kg), weight_kg, r.min, r.max)
+            for x in (r.rate, tr.min_rate, tr.max_rate)
+        )
+        rates = [start, fraction * np.asarray(tr.step.mg_per_h(weight_kg), dtype=float), mn, mx]
         for i, s in enumerate(r.start_times()):
             windows.append(
                 TitrationWindow(
@@ -190,7 +217,8 @@ def check_times(
     """Times at which staff assess effects and side effects.
 
     During an infusion: every ``day_interval`` by day and ``night_interval`` by night (clock hour
-    from ``start_hour`` at t = 0), and at the end of the infusion. After an instant dose: 30 min
+    from ``start_hour`` at t = 0), or at the rule's assessment times ``checks`` from the
+    infusion's start, and at the end of the infusion. After an instant dose: 30 min
     later (near the peak of the fast effect site for mucosal routes; L).
     """
     base = schedule.titration or default or TitrationSpec()
@@ -205,6 +233,10 @@ def check_times(
             ),
             base,
         )
+        if rule.checks is not None:
+            out.extend(s + c for c in rule.checks if s + c < e - 1e-9)
+            out.append(e)
+            continue
         t = s
         while True:
             clock = (start_hour + t) % 24.0

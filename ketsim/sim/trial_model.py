@@ -34,7 +34,11 @@ from ketsim.sim.compile import compile_trial
 from ketsim.sim.diary_observation import draw_diary_noise, expected_diary, observed_nrs
 from ketsim.sim.dose_recorder import DoseRecorder
 from ketsim.sim.enrolment import StreamBank, batch_stream_pairs, screen_and_allocate
-from ketsim.sim.patient_traits import draw_behaviour_uniforms, draw_patient_traits
+from ketsim.sim.patient_traits import (
+    draw_behaviour_uniforms,
+    draw_dose_uniforms,
+    draw_patient_traits,
+)
 from ketsim.sim.trial_adverse import BackgroundExposure, LiverCourses, session_starts
 from ketsim.sim.trial_comparators import comparator_state
 from ketsim.sim.trial_dosing import (
@@ -166,8 +170,16 @@ class TrialModel(mesa.Model):
         # session assessments (None without): their reading times join the event grid
         self.assess = session_assessments(self.scenario.assessments, tl)
         extra = () if self.assess is None else self.assess.times
+        dose_u = draw_dose_uniforms(tl, self._streams, n_per)  # varying doses (or none)
         ts = compile_trial_schedule(
-            plan.diary, tl, pop.weight_kg, self.group, self.racemic, fine, extra
+            plan.diary,
+            tl,
+            pop.weight_kg,
+            self.group,
+            self.racemic,
+            fine,
+            extra_times=extra,
+            dose_u=dose_u,
         )
         self.routes, self.schedules, self.checks = ts.routes, ts.schedules, ts.checks
         self.sched_members = ts.sched_members
@@ -483,6 +495,7 @@ class TrialModel(mesa.Model):
                     win.step_mg_h[pos],
                     prm,
                     win.rule.target_relief,
+                    win.rule.factor,
                 )
         stop = stopped_on_intolerable(intolerable, self.u.stop[live, ci], prm)
         if np.any(stop):

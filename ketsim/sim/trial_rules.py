@@ -201,8 +201,12 @@ def titrated_level(
     step_mg_h: np.ndarray,
     params: PDParameters,
     target_relief: float | None = None,
+    factor: float | None = None,
 ) -> np.ndarray:
     """Titrated infusion levels: a step up below the target relief, a step down if intolerable.
+
+    A step adds (subtracts) ``step_mg_h``, or, with a ``factor``, multiplies (divides) the level
+    by it ("double the rate if relief < 50%").
 
     Parameters
     ----------
@@ -212,6 +216,7 @@ def titrated_level(
     max_mg_h, min_mg_h, step_mg_h : the titration window's bounds and step per patient.
     params : PD parameters (``titration_target_relief``, used when the protocol states none).
     target_relief : the protocol's target relief (``titration.target_relief``), or None.
+    factor : the protocol's multiplicative step (``titration.factor``), or None (additive).
 
     Returns
     -------
@@ -223,8 +228,12 @@ def titrated_level(
     up = (relief < target) & ~intolerable
     up &= level < max_mg_h - 1e-12
     down = intolerable & (level > min_mg_h + 1e-12)
-    new_lvl = np.where(up, np.minimum(level + step_mg_h, max_mg_h), level)
-    return np.where(down, np.maximum(level - step_mg_h, min_mg_h), new_lvl)
+    if factor is None:
+        higher, lower = level + step_mg_h, level - step_mg_h
+    else:
+        higher, lower = level * factor, level / factor
+    new_lvl = np.where(up, np.minimum(higher, max_mg_h), level)
+    return np.where(down, np.maximum(lower, min_mg_h), new_lvl)
 
 
 def stopped_on_intolerable(

@@ -79,6 +79,7 @@ def compile_trial_schedule(
     racemic: bool,
     fast_resolution: tuple[float, ...] = (),
     extra_times: np.ndarray | tuple[float, ...] = (),
+    dose_u: dict | None = None,
 ) -> TrialSchedule:
     """Compile every group's schedule and the event grid of a batch.
 
@@ -93,6 +94,8 @@ def compile_trial_schedule(
         (:data:`FAST_RESOLUTION_H`; empty: none).
     extra_times : further grid points (h; session assessments); one within 1e-9 h of another
         event is that event.
+    dose_u : (P,) uniforms of each dose distribution
+        (:func:`ketsim.sim.patient_traits.draw_dose_uniforms`; None: the doses are fixed).
 
     Returns
     -------
@@ -111,7 +114,13 @@ def compile_trial_schedule(
         np.arange(n) if compile_all else np.flatnonzero(group == g) for g in range(len(tl.groups))
     ]
     schedules: list[ArmSchedule] = [
-        compile_arm([r for sg in g.segments for r in sg.regimens], weight_kg[mem], routes, frac)
+        compile_arm(
+            [r for sg in g.segments for r in sg.regimens],
+            weight_kg[mem],
+            routes,
+            frac,
+            None if dose_u is None else {d: u[mem] for d, u in dose_u.items()},
+        )
         for g, mem in zip(tl.groups, sched_members, strict=True)
     ]
     n_seg = max(len(g.segments) for g in tl.groups)

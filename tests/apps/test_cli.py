@@ -36,7 +36,8 @@ def test_bad_file_exits_2_with_paths(tmp_path, capsys):
     lines = proc.stderr.strip().splitlines()
     assert lines == [
         f"{f}: regimens[0].rate: must be > 0 (got '0 mg/h')",
-        f"{f}: regimens[1].speed: unknown key; allowed: route, amount, rate, start, duration, "
+        f"{f}: regimens[1].speed: unknown key; allowed: route, amount, rate, max, min, escalation, "
+        "start, duration, "
         "repeats, interval",
     ]
     assert "Traceback" not in proc.stderr

@@ -138,10 +138,11 @@ def scenario_controls(sc: Scenario, seed: int | None = None) -> list[Control]:
         for j, reg in enumerate(arm.regimens):
             who = arm.name if len(arm.regimens) == 1 else f"{arm.name} #{j + 1}"
             path, key = f"arms[{i}].regimens[{j}]", f"arm{i}_reg{j}"
-            if reg.rate is not None:
+            # a dose varying between patients has no one value to slide
+            if isinstance(reg.rate, Rate):
                 v, unit = _rate_display(reg.rate)
                 dose(f"{key}_rate", f"{who}: rate ({unit})", v, f"{path}.rate")
-            if reg.amount is not None:
+            if isinstance(reg.amount, Amount):
                 v, unit = _amount_display(reg.amount)
                 dose(f"{key}_amount", f"{who}: amount ({unit})", v, f"{path}.amount")
             if reg.duration is not None:

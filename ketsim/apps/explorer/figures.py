@@ -18,6 +18,7 @@ from ketsim.config.scenario import (
     Scenario,
     SwitchesSpec,
 )
+from ketsim.core.units import Amount, Rate
 from ketsim.sim.design import dosing_end_h
 
 # -- figures (matplotlib without pyplot: safe in the server's threads) ---------------------------
@@ -230,12 +231,18 @@ def settings_lines(sc: Scenario) -> list[str]:
         parts = [f"n {arm.n}"] if arm.n is not None else []
         for reg in arm.regimens:
             p = reg.route.replace("_", " ")
-            if reg.rate is not None:
-                v, unit = _rate_display(reg.rate)
+            dose = reg.rate if reg.rate is not None else reg.amount
+            if isinstance(dose, Rate | Amount):
+                v, unit = (_rate_display if isinstance(dose, Rate) else _amount_display)(dose)
                 p += f" {v:.4g} {unit}"
-            if reg.amount is not None:
-                v, unit = _amount_display(reg.amount)
-                p += f" {v:.4g} {unit}"
+            else:  # varying between patients: its own words ("0.1-0.3 mg/kg/h")
+                p += f" {dose.compiled()}"
+            if reg.max is not None:
+                p += f", at most {reg.max}"
+            if reg.min is not None:
+                p += f", at least {reg.min}"
+            for st in reg.escalation or ():
+                p += f", {st.dose} from {st.after:.4g} h"
             if reg.duration is not None:
                 p += f" over {reg.duration:.4g} h"
             if reg.titration is not None:

@@ -166,6 +166,12 @@ def regimen_dicts(regimens: Sequence[RegimenSpec]) -> list[dict[str, Any]]:
     out = []
     for r in regimens:
         d: dict[str, Any] = {"route": r.route}
+        if r.max is not None or r.min is not None or r.escalation is not None:
+            raise ValueError(
+                "capped, floored or escalating regimens are not written by regimen_dicts"
+            )
+        if not isinstance(r.rate or r.amount, Rate | Amount):
+            raise ValueError("doses varying between patients are not written by regimen_dicts")
         if r.rate is not None:
             if r.rate.per_kg:
                 raise ValueError("per-kg rates are not written by regimen_dicts")
