@@ -125,6 +125,11 @@ def check_design(sc: Scenario) -> None:
                         f"design.crossover.sequences[{i}][{j}]: unknown arm '{nm}'; arms: "
                         f"{', '.join(names)}"
                     )
+        if isinstance(cx.n_per_sequence, list) and len(cx.n_per_sequence) != len(seqs):
+            raise ValueError(
+                f"design.crossover.n_per_sequence: one size per sequence: {len(seqs)} "
+                f"sequence(s), {len(cx.n_per_sequence)} size(s) given"
+            )
         for i, a in enumerate(arms):
             if dosing_end_h(a.regimens) > cx.period_weeks * HOURS_PER_WEEK:
                 raise ValueError(

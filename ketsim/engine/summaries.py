@@ -112,7 +112,7 @@ def total_patients(sc: Scenario) -> int:
     """Patients enrolled in one trial of the scenario (all arms, sequences or the run-in)."""
     d = sc.design
     if d.type == "crossover":
-        return int(d.crossover.n_per_sequence * len(compile_timeline(sc).groups))
+        return int(sum(d.crossover.sizes(len(compile_timeline(sc).groups))))
     if d.type == "enrichment":
         return int(d.enrichment.n)
     return int(sum(a.n for a in sc.arms))

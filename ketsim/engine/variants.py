@@ -27,7 +27,8 @@ def size_of(sc: Scenario) -> tuple[str, int]:
     """
     d = sc.design
     if d.type == "crossover":
-        return "n_per_sequence", int(d.crossover.n_per_sequence)
+        v = d.crossover.n_per_sequence  # unequal sequences: the smallest, like the smallest arm
+        return "n_per_sequence", int(min(v) if isinstance(v, list) else v)
     if d.type == "enrichment":
         return "n_enrolled", int(d.enrichment.n)
     return "n_per_arm", int(min(a.n for a in sc.arms))
@@ -43,7 +44,10 @@ def resize_scenario(sc: Scenario, n: int | None = None, factor: float | None = N
     data = _data(sc)
     data.pop("sweep", None)
     if unit == "n_per_sequence":
-        data["design"]["crossover"]["n_per_sequence"] = max(1, round(n0 * f))
+        v = data["design"]["crossover"]["n_per_sequence"]
+        data["design"]["crossover"]["n_per_sequence"] = (
+            [max(1, round(x * f)) for x in v] if isinstance(v, list) else max(1, round(n0 * f))
+        )
     elif unit == "n_enrolled":
         data["design"]["enrichment"]["n"] = max(2, round(n0 * f))
     else:

@@ -133,7 +133,7 @@ def compile_timeline(sc: Scenario) -> Timeline:
                 for p, nm in enumerate(s)
             )
             groups.append(Group("-".join(s), segs, -1, tuple(names.index(nm) for nm in s)))
-        targets = np.full(len(groups), cx.n_per_sequence)
+        targets = np.asarray(cx.sizes(len(groups)))
         return Timeline(
             "crossover", groups, weeks, 0.0, starts, cx.period_weeks, targets, np.ones(len(groups))
         )

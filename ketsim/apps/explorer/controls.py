@@ -98,6 +98,7 @@ def _patients_control(sc: Scenario) -> list[Control]:
     d = sc.design
     if d.type == "crossover" and d.crossover is not None:
         n = d.crossover.n_per_sequence
+        n = min(n) if isinstance(n, list) else n  # the control sets one size for every sequence
         label, path = "patients per sequence", "design.crossover.n_per_sequence"
     elif d.type == "enrichment" and d.enrichment is not None:
         n = d.enrichment.n

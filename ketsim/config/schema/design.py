@@ -230,13 +230,32 @@ class CrossoverSpec(StrictModel):
         description="orders of arm names, one list per sequence, or a generator: latin_square "
         "(cyclic), williams (balanced for first-order carry-over), all (every permutation)",
     )
-    n_per_sequence: int = Field(ge=1, le=100_000, description="patients per sequence")
+    n_per_sequence: int | list[int] = Field(
+        description="patients per sequence: one number for every sequence, or one per sequence "
+        "(unequal sequences, e.g. an odd total: [10, 9])"
+    )
     period_weeks: int = Field(
         ge=1, le=104, description="weeks from a period's first dose to its end"
     )
     washout_weeks: int = Field(
         0, ge=0, le=104, description="weeks without treatment between periods"
     )
+
+    @field_validator("n_per_sequence")
+    @classmethod
+    def _sizes(cls, v: int | list[int]) -> int | list[int]:
+        sizes = v if isinstance(v, list) else [v]
+        if not sizes:
+            raise ValueError("at least one sequence size is needed")
+        for x in sizes:
+            if isinstance(x, bool) or not 1 <= x <= 100_000:
+                raise ValueError(f"patients per sequence must lie in 1..100000 (got {x})")
+        return v
+
+    def sizes(self, n_sequences: int) -> list[int]:
+        """Patients in each of ``n_sequences`` sequences."""
+        v = self.n_per_sequence
+        return list(v) if isinstance(v, list) else [int(v)] * n_sequences
 
 
 class EnrichmentSpec(StrictModel):
