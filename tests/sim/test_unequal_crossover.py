@@ -46,7 +46,7 @@ def test_unequal_sequences_give_an_odd_total_and_analyse():
 def test_one_size_per_sequence_is_required():
     with pytest.raises(ScenarioError, match="one size per sequence"):
         parse_scenario(_crossover([10, 9, 8]))
-    with pytest.raises(ScenarioError, match="1..100000"):
+    with pytest.raises(ScenarioError, match=r"1\.\.100000"):
         parse_scenario(_crossover([10, 0]))
 
 
