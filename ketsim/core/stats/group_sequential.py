@@ -139,7 +139,8 @@ class _Recursion:
         if k == 0:
             dens = np.exp(-0.5 * (z - mean[0]) ** 2) / np.sqrt(2 * np.pi)
         else:
-            kern = np.exp(-0.5 * ((z[:, None] - mean[None, :]) / sd) ** 2) / (sd * np.sqrt(2 * np.pi))
+            u = (z[:, None] - mean[None, :]) / sd
+            kern = np.exp(-0.5 * u**2) / (sd * np.sqrt(2 * np.pi))
             dens = kern @ self.g
         self.z, self.g, self.k = z, dens * w, k
 
@@ -276,7 +277,7 @@ class GroupSequentialDesign:
             eff[k], eff_lo[k] = rec.exits(k, up[k], lo_eff[k])
             f = self.futility[k]
             if np.isfinite(f) and f > lo_eff[k]:
-                a, b = rec.exits(k, np.inf, f)
+                _, b = rec.exits(k, np.inf, f)
                 fut[k] = b - eff_lo[k]  # futility region lies between the two efficacy regions
                 lower = f
             else:
@@ -310,6 +311,8 @@ def design(
     if futility is not None:
         futility = np.asarray(futility, float)
         if futility.size != t.size - 1:
-            raise ValueError(f"futility: one bound per interim look ({t.size - 1}), got {futility.size}")
+            raise ValueError(
+                f"futility: one bound per interim look ({t.size - 1}), got {futility.size}"
+            )
         fut[:-1] = futility
     return GroupSequentialDesign(t, float(alpha), int(sides), spending, eff, fut)
