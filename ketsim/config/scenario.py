@@ -234,6 +234,18 @@ class Scenario(StrictModel):
             check_design(self)
         elif self.endpoints or self.analyses:
             raise ValueError("'endpoints' and 'analyses' need 'arms'")
+        gs = self.statistics.interim
+        if gs is not None and not self.analyses:
+            raise ValueError("statistics.interim: needs an analysis (the primary one)")
+        if (
+            gs is not None
+            and gs.weeks is not None
+            and self.design.recruitment.patients_per_week is None
+        ):
+            raise ValueError(
+                "statistics.interim.weeks: calendar looks need "
+                "design.recruitment.patients_per_week (else give 'information' fractions)"
+            )
         primary = [i for i, a in enumerate(self.analyses) if a.primary]
         if len(primary) > 1:
             raise ValueError(
