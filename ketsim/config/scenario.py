@@ -246,6 +246,18 @@ class Scenario(StrictModel):
                 "statistics.interim.weeks: calendar looks need "
                 "design.recruitment.patients_per_week (else give 'information' fractions)"
             )
+        mult = self.statistics.multiplicity
+        if mult is not None:
+            ids = mult.analyses if mult.analyses is not None else range(len(self.analyses))
+            if len(ids) < 2 or any(not 0 <= i < len(self.analyses) for i in ids):
+                raise ValueError(
+                    "statistics.multiplicity.analyses: at least two indices of declared "
+                    f"analyses (0..{len(self.analyses) - 1}), got {list(ids)}"
+                )
+            if mult.weights is not None and len(mult.weights) != len(ids):
+                raise ValueError(
+                    f"statistics.multiplicity: {len(ids)} hypotheses need as many weights"
+                )
         primary = [i for i, a in enumerate(self.analyses) if a.primary]
         if len(primary) > 1:
             raise ValueError(

@@ -14,6 +14,7 @@ from ketsim.engine.chunks import (
 )
 from ketsim.engine.extra_work import TruthPlan, aux_replicates_for, truth_plan
 from ketsim.engine.group_sequential import summarise_group_sequential
+from ketsim.engine.multiplicity import summarise_multiplicity
 from ketsim.engine.runs import RunOptions, _open_store, _start_manifest, run_cells, scenario_key
 from ketsim.engine.summaries import (
     summarise_endpoints,
@@ -50,6 +51,8 @@ class PowerResult:
     #: group-sequential design (``statistics.interim``): per-look and overall tables, else None
     group_sequential: pd.DataFrame | None = None
     group_sequential_summary: pd.DataFrame | None = None
+    #: multiplicity across analyses (``statistics.multiplicity``), else None
+    multiplicity: pd.DataFrame | None = None
 
 
 def estimate_power(
@@ -178,6 +181,10 @@ def estimate_power(
         )
         files += store.write_table("group_sequential", gs_looks)
         files += store.write_table("group_sequential_summary", gs_summary)
+    mult = None
+    if sc.statistics.multiplicity is not None:
+        mult = summarise_multiplicity(analyses, sc, hyp)
+        files += store.write_table("multiplicity", mult)
     if aux_replicates:
         rows = [power.assign(n=size_of(sc)[1], replicates_main=True)]
         for cell, n, _ in curve:
@@ -217,4 +224,5 @@ def estimate_power(
         plan,
         group_sequential=gs_looks,
         group_sequential_summary=gs_summary,
+        multiplicity=mult,
     )

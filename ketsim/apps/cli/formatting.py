@@ -200,3 +200,20 @@ def format_group_sequential(looks, summary) -> str:
             f"({s['expected_n_mc_se']:.1f}), enrolled {s['expected_n_enrolled']:.1f}{wk}"
         )
     return "\n".join(lines)
+
+
+def format_multiplicity(table) -> str:
+    """Power per hypothesis after the multiplicity procedure, and disjunctive/conjunctive."""
+    if table is None or table.empty:
+        return ""
+    r0 = table.iloc[0]
+    what = "type-I error" if bool(r0["null"]) else "power"
+    lines = [f"multiplicity across analyses ({r0['method']}, alpha {r0['alpha']:g}): {what}"]
+    w = max(len(str(a)) for a in table["analysis"]) + 1
+    lines.append(f"  {'':<4} {'hypothesis':<{w}} {'unadjusted':>10} {'adjusted (MC SE)':>17}")
+    for _, r in table.iterrows():
+        lines.append(
+            f"  {r['hypothesis']:<4} {r['analysis']!s:<{w}} {r['power_unadjusted']:>10.3f}"
+            f" {r['power']:>8.3f} ({r['mc_se']:.3f})"
+        )
+    return "\n".join(lines)

@@ -7,15 +7,18 @@ from __future__ import annotations
 import itertools
 from typing import Literal
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from ketsim.config.design_rules import METHODS
 from ketsim.config.schema.base import StrictModel
+from ketsim.core.stats.graphical import check_graph
 
 __all__ = [
     "STRATEGIES",
     "AnalysisSpec",
     "InterimSpec",
+    "MultiplicitySpec",
     "StatisticsSpec",
 ]
 
@@ -139,6 +142,58 @@ class InterimSpec(StrictModel):
         return [t for t in self.information if t < 1.0]
 
 
+class MultiplicitySpec(StrictModel):
+    """Multiplicity across analyses (endpoints): one hypothesis per listed analysis.
+
+    Each listed analysis must have a single comparison; its p-value (after any adjustment across
+    its own comparisons) enters the procedure. Bonferroni-based procedures are graphs of Bretz et
+    al. 2009 (:mod:`ketsim.core.stats.graphical`); hochberg is Hochberg's step-up.
+    """
+
+    method: Literal["fixed_sequence", "fallback", "holm", "hochberg", "bonferroni", "graphical"] = (
+        Field(
+            description="fixed_sequence (in the listed order, each at the full alpha until one "
+            "fails); fallback (Wiens 2003: weights, unused level passed forward); holm, "
+            "hochberg, bonferroni; graphical (Bretz et al. 2009: weights and transitions)"
+        )
+    )
+    analyses: list[int] | None = Field(
+        None, description="indices of the analyses tested, in order (default: all)"
+    )
+    alpha: float | None = Field(
+        None, gt=0, lt=1, description="family-wise error rate (default: statistics.alpha)"
+    )
+    weights: list[float] | None = Field(
+        None,
+        description="fallback, graphical: initial weights, one per hypothesis, summing to at "
+        "most 1 (fallback default: equal)",
+    )
+    transitions: list[list[float]] | None = Field(
+        None,
+        description="graphical: transition matrix (row i: shares of H_i's level passed to each "
+        "other hypothesis once H_i is rejected; zero diagonal, rows sum <= 1)",
+    )
+
+    @model_validator(mode="after")
+    def _graph(self) -> MultiplicitySpec:
+        if self.method == "graphical" and (self.weights is None or self.transitions is None):
+            raise ValueError("statistics.multiplicity: graphical needs weights and transitions")
+        if self.transitions is not None and self.method != "graphical":
+            raise ValueError("statistics.multiplicity.transitions: only for method graphical")
+        if self.weights is not None and self.method not in ("fallback", "graphical"):
+            raise ValueError("statistics.multiplicity.weights: only for fallback or graphical")
+        if self.weights is not None:
+            g = self.transitions if self.transitions is not None else np.eye(len(self.weights), k=1)
+            check_graph(self.weights, g)
+        if self.analyses is not None and self.weights is not None:
+            if len(self.weights) != len(self.analyses):
+                raise ValueError(
+                    f"statistics.multiplicity: {len(self.analyses)} analyses need as many "
+                    f"weights (got {len(self.weights)})"
+                )
+        return self
+
+
 class StatisticsSpec(StrictModel):
     """Significance level and sidedness of every analysis unless overridden."""
 
@@ -148,4 +203,7 @@ class StatisticsSpec(StrictModel):
     )
     interim: InterimSpec | None = Field(
         None, description="group-sequential design of the primary analysis (interim looks)"
+    )
+    multiplicity: MultiplicitySpec | None = Field(
+        None, description="multiplicity across analyses (endpoints): fixed sequence, graphical..."
     )
