@@ -146,3 +146,8 @@ def test_power_run_writes_group_sequential_tables(tmp_path):
     fixed = res.power.iloc[0]["power"]
     assert s["fixed_power"] == pytest.approx(fixed)
     assert s["power"] <= fixed + looks["p_efficacy"].iloc[0]
+    # the report's power panel shows the design
+    from ketsim.apps.report import write_report
+
+    html = (tmp_path / "gs" / "report.html").read_text() if write_report(tmp_path / "gs") else ""
+    assert "Group-sequential design (obrien_fleming spending, 1-sided alpha 0.025)" in html
