@@ -77,7 +77,13 @@ def _boundaries(info: np.ndarray, sc: Scenario, alpha: float, sides: int):
         t = row[on].copy()
         t[-1] = 1.0
         f = fut_plan[np.flatnonzero(on)[:-1]]
-        d = gs.design(t, alpha, spec.spending, sides, f if f.size else None)
+        if spec.futility_beta is not None:
+            d = gs.design(
+                t, alpha, spec.spending, sides, beta=spec.futility_beta,
+                beta_spending=spec.futility_spending,
+            )  # fmt: skip
+        else:
+            d = gs.design(t, alpha, spec.spending, sides, f if f.size else None)
         sel = np.flatnonzero(inv.ravel() == u)
         eff[np.ix_(sel, np.flatnonzero(on))] = d.efficacy
         fut[np.ix_(sel, np.flatnonzero(on))] = d.futility

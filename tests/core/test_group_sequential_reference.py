@@ -128,3 +128,24 @@ def test_invalid_inputs():
         gs.spent_alpha(0.5, 0.025, "haybittle")
     with pytest.raises(ValueError):
         gs.design(T3, 0.025, "pocock", futility=[0.0])
+
+
+@pytest.mark.parametrize("spending", gs.SPENDING)
+@pytest.mark.parametrize("sides", [1, 2])
+def test_beta_spending_futility(spending, sides):
+    t = [0.25, 0.5, 1.0]
+    beta = 0.15
+    d = gs.design(t, 0.025 * sides, "obrien_fleming", sides, beta=beta, beta_spending=spending)
+    np.testing.assert_array_equal(
+        d.efficacy, gs.spending_boundaries(t, 0.025 * sides, "obrien_fleming", sides)
+    )  # non-binding
+    fut, delta = gs.beta_spending_futility(t, d.efficacy, beta, spending, sides)
+    ex = d.exit_probabilities(delta)
+    # at the drift where the bounds meet, the futility exits spend beta(t_k) at the interim
+    # looks and the design (obeying futility) has power 1 - beta
+    cum = np.cumsum(ex["futility"])[:-1]
+    np.testing.assert_allclose(cum, gs.spent_alpha(np.array(t[:-1]), beta, spending), atol=1e-8)
+    assert ex["efficacy"].sum() + ex["efficacy_lower"].sum() == pytest.approx(1 - beta, abs=1e-6)
+    assert np.all(fut[:-1] < d.efficacy[:-1]) and fut[-1] == -np.inf
+    with pytest.raises(ValueError):
+        gs.design(t, 0.025, "pocock", futility=[0.0, 0.0], beta=0.1)

@@ -96,6 +96,20 @@ def test_stopping_probabilities_match_exact_crossing(spending, sides, futility, 
         assert abs(s["power"] - 0.05) < 4 * np.sqrt(0.05 * 0.95 / R)
 
 
+def test_beta_spending_futility_in_the_engine():
+    t = [0.4, 0.7, 1.0]
+    sc = _scenario({"information": t, "futility_beta": 0.2, "futility_spending": "pocock"})
+    d = gs.design(t, 0.025, "obrien_fleming", beta=0.2, beta_spending="pocock")
+    _, delta = gs.beta_spending_futility(t, d.efficacy, 0.2, "pocock")
+    R = 40_000
+    looks, summ = summarise_group_sequential(_brownian_table(t, delta, R, 1, seed=2), sc)
+    np.testing.assert_allclose(looks["futility_z"][:2], d.futility[:2], atol=1e-12)
+    ex = d.exit_probabilities(delta)
+    np.testing.assert_allclose(looks["p_futility"], ex["futility"], atol=4 * np.sqrt(0.25 / R))
+    # power 1 - beta at the design drift
+    assert abs(summ["power"].iloc[0] - 0.8) < 4 * np.sqrt(0.8 * 0.2 / R)
+
+
 def test_calendar_looks_use_observed_information():
     t_obs = np.array([0.4, 0.55])  # two replicates with different shares followed up at week w
     rows = []

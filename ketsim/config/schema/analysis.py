@@ -107,6 +107,17 @@ class InterimSpec(StrictModel):
         description="non-binding futility bounds, one z value per interim look: stop if the "
         "benefit-direction z statistic is below it (efficacy boundaries ignore them)",
     )
+    futility_beta: float | None = Field(
+        None,
+        gt=0,
+        lt=0.5,
+        description="instead of futility: non-binding bounds from spending this type-II error "
+        "(gsDesign test.type 4: spent under the drift at which the bounds meet at the final "
+        "look, where the design has power 1 - beta)",
+    )
+    futility_spending: Literal["obrien_fleming", "pocock"] | None = Field(
+        None, description="beta-spending function of futility_beta (default: spending)"
+    )
     follow_up_weeks: float | None = Field(
         None,
         gt=0,
@@ -127,6 +138,10 @@ class InterimSpec(StrictModel):
                 f"follow): {self.information}"
             )
         n = len(self.interim_looks)
+        if self.futility is not None and self.futility_beta is not None:
+            raise ValueError("statistics.interim: give futility (z bounds) or futility_beta")
+        if self.futility_spending is not None and self.futility_beta is None:
+            raise ValueError("statistics.interim.futility_spending: needs futility_beta")
         if self.futility is not None and len(self.futility) != n:
             raise ValueError(
                 f"statistics.interim.futility: one z bound per interim look ({n}), "

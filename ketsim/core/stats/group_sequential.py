@@ -49,6 +49,7 @@ from scipy.special import ndtr, ndtri
 __all__ = [
     "SPENDING",
     "GroupSequentialDesign",
+    "beta_spending_futility",
     "classical_boundaries",
     "crossing_probabilities",
     "design",
@@ -289,14 +290,71 @@ class GroupSequentialDesign:
         return {"efficacy": eff, "efficacy_lower": eff_lo, "futility": fut}
 
 
+def _futility_at(t: np.ndarray, eff: np.ndarray, inc: np.ndarray, sides: int, drift: float):
+    """Futility bounds spending ``inc`` of type-II error per look under ``drift``; the last one
+    is the z where the final look's spending would be met (compared with ``eff[-1]``)."""
+    rec = _Recursion(t, drift)
+    fut = np.empty(t.size)
+    for k in range(t.size):
+        floor = -eff[k] if sides == 2 else -np.inf
+
+        def f(a, k=k, floor=floor):
+            _, below = rec.exits(k, np.inf, a)
+            _, harm = rec.exits(k, np.inf, floor)
+            return below - harm
+
+        # the bound is at most the efficacy boundary (they meet at the final look)
+        if k < t.size - 1 and f(eff[k]) <= inc[k]:
+            fut[k] = eff[k]
+        elif f(20.0) <= inc[k]:  # final look: too little left to spend (drift too large)
+            fut[k] = 20.0
+        else:
+            fut[k] = float(
+                optimize.brentq(lambda a, k=k: f(a) - inc[k], -20.0, 20.0, xtol=1e-12, rtol=1e-14)
+            )
+        if k + 1 < t.size:
+            rec.advance(k, eff[k], max(fut[k], floor))
+    return fut
+
+
+def beta_spending_futility(
+    t: Sequence[float], efficacy: Sequence[float], beta: float, spending: str, sides: int = 1
+) -> tuple[np.ndarray, float]:
+    """Non-binding futility bounds from beta spending (gsDesign ``test.type = 4`` convention).
+
+    The type-II error ``beta`` is spent over the looks with ``spent_alpha(t, beta, spending)``
+    under the drift ``delta`` at which the futility and efficacy boundaries meet at the final
+    look; the design then has power ``1 - beta`` at ``delta`` (obeying futility). The efficacy
+    boundaries are those computed under H0 without futility (non-binding).
+
+    Returns
+    -------
+    (futility, delta) : bounds per look (``-inf`` at the final look) and the drift.
+    """
+    t = _fractions(t)
+    eff = np.asarray(efficacy, float)
+    cum = spent_alpha(t, beta, spending)
+    inc = np.diff(np.concatenate([[0.0], cum]))
+
+    def gap(delta: float) -> float:
+        return float(_futility_at(t, eff, inc, sides, delta)[-1] - eff[-1])
+
+    delta = float(optimize.brentq(gap, 0.0, 15.0, xtol=1e-10))
+    fut = _futility_at(t, eff, inc, sides, delta)
+    fut[-1] = -np.inf
+    return fut, delta
+
+
 def design(
     t: Sequence[float],
     alpha: float,
     spending: str,
     sides: int = 1,
     futility: Sequence[float] | None = None,
+    beta: float | None = None,
+    beta_spending: str | None = None,
 ) -> GroupSequentialDesign:
-    """A Lan–DeMets design with optional non-binding futility z bounds at the interim looks.
+    """A Lan–DeMets design with optional non-binding futility bounds at the interim looks.
 
     Parameters
     ----------
@@ -304,11 +362,18 @@ def design(
     alpha, spending, sides : as :func:`spending_boundaries`.
     futility : one z bound per interim look (``len(t) - 1``): stop for futility if the
         benefit-direction ``Z_k`` is below it. Non-binding: the efficacy boundaries ignore it.
+    beta, beta_spending : instead of ``futility``: bounds from spending the type-II error
+        ``beta`` (:func:`beta_spending_futility`; ``beta_spending`` default ``spending``).
     """
     t = _fractions(t)
     eff = spending_boundaries(t, alpha, spending, sides)
     fut = np.full(t.size, -np.inf)
-    if futility is not None:
+    if beta is not None:
+        if futility is not None:
+            raise ValueError("futility: give z bounds or beta spending, not both")
+        if t.size > 1:
+            fut, _ = beta_spending_futility(t, eff, beta, beta_spending or spending, sides)
+    elif futility is not None:
         futility = np.asarray(futility, float)
         if futility.size != t.size - 1:
             raise ValueError(
