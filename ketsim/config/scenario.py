@@ -242,6 +242,30 @@ class Scenario(StrictModel):
             check_design(self)
         elif self.endpoints or self.analyses or self.assessments:
             raise ValueError("'endpoints', 'analyses' and 'assessments' need 'arms'")
+        gs = self.statistics.interim
+        if gs is not None and not self.analyses:
+            raise ValueError("statistics.interim: needs an analysis (the primary one)")
+        if (
+            gs is not None
+            and gs.weeks is not None
+            and self.design.recruitment.patients_per_week is None
+        ):
+            raise ValueError(
+                "statistics.interim.weeks: calendar looks need "
+                "design.recruitment.patients_per_week (else give 'information' fractions)"
+            )
+        mult = self.statistics.multiplicity
+        if mult is not None:
+            ids = mult.analyses if mult.analyses is not None else range(len(self.analyses))
+            if len(ids) < 2 or any(not 0 <= i < len(self.analyses) for i in ids):
+                raise ValueError(
+                    "statistics.multiplicity.analyses: at least two indices of declared "
+                    f"analyses (0..{len(self.analyses) - 1}), got {list(ids)}"
+                )
+            if mult.weights is not None and len(mult.weights) != len(ids):
+                raise ValueError(
+                    f"statistics.multiplicity: {len(ids)} hypotheses need as many weights"
+                )
         primary = [i for i, a in enumerate(self.analyses) if a.primary]
         if len(primary) > 1:
             raise ValueError(

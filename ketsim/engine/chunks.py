@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ketsim.analysis.analyses import COLUMNS, analyse_trials, endpoint_summaries
+from ketsim.analysis.interim import interim_analyses
 from ketsim.config.scenario import Scenario
 from ketsim.core.seeds import stream
 from ketsim.sim.trial import AE_EVENTS, TrialArrays, TrialModel, trial_arrays
@@ -116,14 +117,18 @@ def _subgroup_table(ta, sc: Scenario) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _chunk_tables(ta, scenario: Scenario) -> dict[str, pd.DataFrame]:
+def _chunk_tables(
+    ta, scenario: Scenario, enrolment_day: np.ndarray | None = None
+) -> dict[str, pd.DataFrame]:
 
+    analyses = analyse_trials(ta, scenario)
     return {
-        "analyses": analyse_trials(ta, scenario),
+        "analyses": analyses,
         "endpoints": endpoint_summaries(ta, scenario),
         "trial": _trial_table(ta, scenario),
         "weekly": _weekly_table(ta),
         "subgroups": _subgroup_table(ta, scenario),
+        "interim": interim_analyses(ta, scenario, analyses, enrolment_day),
     }
 
 
@@ -138,12 +143,15 @@ def simulate_chunk(
     :data:`ketsim.analysis.analyses.COLUMNS`), ``endpoints`` (per replicate x endpoint x arm),
     ``trial`` (per replicate x arm: size, dropout, discontinuation and AE fractions),
     ``weekly`` (per replicate x arm x week: mean NRS) and ``subgroups`` (the first analysis
-    within each patient stratum, :data:`ketsim.sim.trial.STRATA`).
+    within each patient stratum, :data:`ketsim.sim.trial.STRATA`) and ``interim`` (the primary
+    analysis at each look of ``statistics.interim``, :func:`interim_analyses`; else empty).
     """
 
     m = TrialModel(scenario, entropy, list(replicates), with_agents=False)
     m.run_model()
-    return _chunk_tables(trial_arrays(m), scenario)
+    ta = trial_arrays(m)
+    enrol = np.asarray(m.enrolment_day, float)
+    return _chunk_tables(ta, scenario, enrol if enrol.size == ta.n else None)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from ketsim.engine.chunks import (
     NormalReference,
 )
 from ketsim.engine.extra_work import TruthPlan, aux_replicates_for, truth_plan
+from ketsim.engine.group_sequential import summarise_group_sequential
+from ketsim.engine.multiplicity import summarise_multiplicity
 from ketsim.engine.runs import RunOptions, _open_store, _start_manifest, run_cells, scenario_key
 from ketsim.engine.summaries import (
     summarise_endpoints,
@@ -46,6 +48,11 @@ class PowerResult:
     resumed: bool
     timings: dict[str, float]
     truth_plan: TruthPlan | None = None
+    #: group-sequential design (``statistics.interim``): per-look and overall tables, else None
+    group_sequential: pd.DataFrame | None = None
+    group_sequential_summary: pd.DataFrame | None = None
+    #: multiplicity across analyses (``statistics.multiplicity``), else None
+    multiplicity: pd.DataFrame | None = None
 
 
 def estimate_power(
@@ -167,6 +174,17 @@ def estimate_power(
     files += store.write_table("weekly", summarise_weekly(store.read_cell("c0000", "weekly")))
     sub = store.read_cell("c0000", "subgroups")
     files += store.write_table("subgroups", summarise_subgroups(sub, hyp))
+    gs_looks = gs_summary = None
+    if sc.statistics.interim is not None:
+        gs_looks, gs_summary = summarise_group_sequential(
+            store.read_cell("c0000", "interim"), sc, hyp
+        )
+        files += store.write_table("group_sequential", gs_looks)
+        files += store.write_table("group_sequential_summary", gs_summary)
+    mult = None
+    if sc.statistics.multiplicity is not None:
+        mult = summarise_multiplicity(analyses, sc, hyp)
+        files += store.write_table("multiplicity", mult)
     if aux_replicates:
         rows = [power.assign(n=size_of(sc)[1], replicates_main=True)]
         for cell, n, _ in curve:
@@ -193,4 +211,18 @@ def estimate_power(
         timings_s=tim,
         files=sorted({*files, "scenario.resolved.yaml", "manifest.json"}),
     )
-    return PowerResult(store, entropy, power, analyses, endpoints, trial, hyp, resumed, tim, plan)
+    return PowerResult(
+        store,
+        entropy,
+        power,
+        analyses,
+        endpoints,
+        trial,
+        hyp,
+        resumed,
+        tim,
+        plan,
+        group_sequential=gs_looks,
+        group_sequential_summary=gs_summary,
+        multiplicity=mult,
+    )

@@ -45,7 +45,7 @@ from ketsim.storage.files import write_json_atomic, write_parquet_atomic, write_
 __all__ = ["CHUNK_TABLES", "RunStore", "StoreError", "key_hash"]
 
 #: tables every chunk writes (a chunk is finished when all of them exist)
-CHUNK_TABLES = ("analyses", "endpoints", "trial", "weekly", "subgroups")
+CHUNK_TABLES = ("analyses", "endpoints", "trial", "weekly", "subgroups", "interim")
 _CHUNK_RE = re.compile(r"^(?P<table>[a-z_]+)-(?P<lo>\d{7})-(?P<hi>\d{7})\.parquet$")
 _CHECKSUM_RE = re.compile(r"^chunk-(?P<lo>\d{7})-(?P<hi>\d{7})\.sha256\.json$")
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from ketsim.apps.cli.formatting import (
     format_analyses,
+    format_group_sequential,
+    format_multiplicity,
     format_power,
     format_sweep,
     power_warnings,
@@ -122,6 +124,14 @@ def _cmd_power(args) -> int:
         print(format_power(res.power, primary=sc.primary_analysis()))
         for line in power_warnings(res.power):
             print(line)
+        gs_text = format_group_sequential(res.group_sequential, res.group_sequential_summary)
+        if gs_text:
+            print(gs_text)
+            print(f"wrote {res.store.path}/group_sequential.csv, group_sequential_summary.csv")
+        mult_text = format_multiplicity(res.multiplicity)
+        if mult_text:
+            print(mult_text)
+            print(f"wrote {res.store.path}/multiplicity.csv")
         print(f"wrote {res.store.path}/power.csv, power.parquet, replicates.parquet, manifest.json")
         if report:
             print(f"report: {report}")

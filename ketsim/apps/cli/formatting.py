@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 
 def format_trial_summary(summary) -> str:
     """Per-arm text table: weekly mean NRS, AE incidences, dropouts, end rates."""
@@ -158,3 +160,60 @@ def power_warnings(table) -> list[str]:
             what = f"{r['endpoint']} {r['method']} ({r['comparison']} v {r['control']})"
             out.append(f"warning: {what}: {r['flags']}")
     return out
+
+
+def format_group_sequential(looks, summary) -> str:
+    """The group-sequential design of the primary analysis: per-look boundaries and stopping
+    probabilities, then overall power, expected sample size and duration (with MC SEs)."""
+    if looks is None or looks.empty:
+        return ""
+    lines = []
+    for _, s in summary.iterrows():
+        what = "type-I error" if s["hypothesis"] == "null" else "power"
+        lines.append(
+            f"group-sequential design ({s['spending']} spending, {int(s['sides'])}-sided alpha "
+            f"{s['alpha']:g}), {s['comparison']}:"
+        )
+        lines.append(
+            f"  {'look':>4} {'info':>6} {'weeks':>7} {'n':>7} {'efficacy z':>11} {'nominal p':>10}"
+            f" {'futility z':>11} {'P(stop eff)':>15} {'P(stop fut)':>15}"
+        )
+        sel = looks[looks["comparison"] == s["comparison"]]
+        for _, r in sel.iterrows():
+            wk = "" if r["weeks"] != r["weeks"] else f"{r['weeks']:.1f}"
+            fz = "" if not np.isfinite(r["futility_z"]) else f"{r['futility_z']:.3f}"
+            pe = f"{r['p_efficacy']:.3f} ({r['p_efficacy_mc_se']:.3f})"
+            pf = f"{r['p_futility']:.3f} ({r['p_futility_mc_se']:.3f})"
+            lines.append(
+                f"  {int(r['look']):>4} {r['info']:>6.3f} {wk:>7} {r['n_analysed']:>7.1f}"
+                f" {r['efficacy_z']:>11.4f} {r['nominal_p']:>10.5f} {fz:>11} {pe:>15} {pf:>15}"
+            )
+        wk = (
+            ""
+            if s["expected_weeks"] != s["expected_weeks"]
+            else f", duration {s['expected_weeks']:.1f} ({s['expected_weeks_mc_se']:.1f}) weeks"
+        )
+        lines.append(
+            f"  {what} {s['power']:.3f} ({s['mc_se']:.3f}) [{s['wilson_low']:.3f}, "
+            f"{s['wilson_high']:.3f}] (fixed design at nominal alpha: {s['fixed_power']:.3f}); "
+            f"stops early {s['p_stop_early']:.3f}; expected n analysed {s['expected_n']:.1f} "
+            f"({s['expected_n_mc_se']:.1f}), enrolled {s['expected_n_enrolled']:.1f}{wk}"
+        )
+    return "\n".join(lines)
+
+
+def format_multiplicity(table) -> str:
+    """Power per hypothesis after the multiplicity procedure, and disjunctive/conjunctive."""
+    if table is None or table.empty:
+        return ""
+    r0 = table.iloc[0]
+    what = "type-I error" if bool(r0["null"]) else "power"
+    lines = [f"multiplicity across analyses ({r0['method']}, alpha {r0['alpha']:g}): {what}"]
+    w = max(len(str(a)) for a in table["analysis"]) + 1
+    lines.append(f"  {'':<4} {'hypothesis':<{w}} {'unadjusted':>10} {'adjusted (MC SE)':>17}")
+    for _, r in table.iterrows():
+        lines.append(
+            f"  {r['hypothesis']:<4} {r['analysis']!s:<{w}} {r['power_unadjusted']:>10.3f}"
+            f" {r['power']:>8.3f} ({r['mc_se']:.3f})"
+        )
+    return "\n".join(lines)

@@ -16,6 +16,7 @@ from ketsim.apps.report.html_parts import (
     _section,
     _table,
 )
+from ketsim.apps.report.sequential_tables import sequential_tables
 from ketsim.config.sweep import axis_value
 from ketsim.sim.trial import STRATA
 from ketsim.storage.reader import (
@@ -62,7 +63,7 @@ def _power_panel(run: RunTables) -> str:
         f"({_e(p.at[i, 'comparison_'])}): {_e(f)}</p>"
         for i, f in flags.items()
     )
-    return _section("power", "Power", warn + _table(p, cols), note)
+    return _section("power", "Power", warn + _table(p, cols) + sequential_tables(run), note)
 
 
 def _power_curve(run: RunTables, target: float) -> str:
