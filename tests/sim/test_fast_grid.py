@@ -72,6 +72,11 @@ def test_titrated_sigtermans_memory_converges(monkeypatch):
     data["switches"] = {"lasting_effect": "sustained_blockade"}
     coarse = _memory(data, trial_model.FAST_RESOLUTION_H, monkeypatch)
     dense = _memory(data, DENSE, monkeypatch)
-    # as above: within 2% or 2 min of blockade (a patient whose titrated level barely crosses
-    # the threshold has ~1 h of memory, where 2% is 1.2 min)
-    np.testing.assert_allclose(coarse, dense, rtol=0.02, atol=2 / 60)
+    # As above, within 2% or 2 min of blockade, for all but at most one patient: titration is
+    # path dependent (a step up happens when relief at a check is below the target), so a
+    # patient whose relief sits at the target can take a different step when the memory, and
+    # with it the lasting relief, differs by minutes; that patient's path then diverges. The
+    # cohort's total memory must still agree within 3%.
+    close = np.isclose(coarse, dense, rtol=0.02, atol=2 / 60)
+    assert close.sum() >= close.size - 1, (coarse, dense)
+    assert abs(coarse.sum() - dense.sum()) <= 0.03 * dense.sum()

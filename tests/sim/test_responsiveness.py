@@ -17,7 +17,7 @@ from ketsim.sim.trial import simulate_trial
 
 
 def test_nonresponder_acute_emax_share():
-    p = PDParameters(acute_emax_nonresponder=0.25)
+    p = PDParameters(acute_emax_nonresponder=0.25, acute_gamma=1.0)
     c = np.array([121.0, 121.0, 1e9])
     resp = np.array([True, False, False])
     r = acute.acute_relief(c, p, resp)
