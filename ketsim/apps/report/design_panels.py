@@ -82,6 +82,15 @@ def _question(run: RunTables, sc) -> str:
         f"analysis (alpha {st.alpha:g}, {st.sides}-sided), if the model's assumptions hold? "
         f"Estimated from {_e(R)} simulated trials."
     )
+    if run.kind == "sweep":
+        cells = run.table("sweep_cells")
+        nc = 0 if cells is None else len(cells)
+        q = (
+            f"How does the chance that this trial rejects the null hypothesis (alpha "
+            f"{st.alpha:g}, {st.sides}-sided) change over the {nc} cells of the sweep, if the "
+            f"model's assumptions hold? Estimated from {_e(R)} simulated trials per cell. The "
+            "design below is the base scenario; each cell changes only the swept values."
+        )
     if null:
         q = (
             f"Type-I error: every arm received the control treatment; the rejection rates "
@@ -102,7 +111,7 @@ def _question(run: RunTables, sc) -> str:
     return _section("question", "The question and the design", "".join(body))
 
 
-def _assumptions(sc) -> str:
+def _assumptions(sc, sweep: bool = False) -> str:
 
     rows = []
     for name, f in SwitchesSpec.model_fields.items():
@@ -123,15 +132,21 @@ def _assumptions(sc) -> str:
     body = [
         "<p>The model's uncertain assumptions are switches; the values used in this run, their "
         "defaults and their sources (H: read from the paper, M: secondary source, L: "
-        "assumption). The sensitivity panel below shows how power moves when the contested "
-        "ones are flipped.</p>",
+        "assumption)."
+        + (
+            " A sweep runs them as set here; the power report of a single design shows how "
+            "power moves when the contested ones are flipped.</p>"
+            if sweep
+            else " The sensitivity panel below shows how power moves when the contested ones "
+            "are flipped.</p>"
+        ),
         _table(
             sw,
             {
                 "switch": "switch",
                 "value": "value",
                 "default": "default",
-                "changed": "",
+                "changed": "changed from default",
                 "source": "source",
             },
         ),
