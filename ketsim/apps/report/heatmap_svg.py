@@ -103,8 +103,8 @@ def heatmap_svg(
     Returns
     -------
     str
-        A ``<figure>`` with the title as its caption and the SVG; the SVG's texts are real ``<text>`` elements, readable by tests and screen
-        readers.
+        A ``<figure>`` with the title as its caption and the SVG, whose texts are real
+        ``<text>`` elements, readable by tests and screen readers.
     """
     ny, nx = z.shape
     gw, gh = nx * CELL_W, ny * CELL_H
