@@ -168,8 +168,9 @@ def _cmd_sweep(args) -> int:
     if base.sweep is None:
         return _fail(
             [
-                "sweep: no 'sweep:' block, so there is nothing to sweep; add one (README "
-                f"'Parameter sweeps') or run this single design with 'ketsim power {args.file}'"
+                "sweep: no 'sweep:' block, so there is nothing to sweep; add one (README, "
+                "'Monte Carlo power, sweeps and sample size') or run this single design with "
+                f"'ketsim power {args.file}'"
             ],
             args.file,
         )
