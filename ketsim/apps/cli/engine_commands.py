@@ -205,7 +205,7 @@ def _cmd_sweep(args) -> int:
         if args.format == "csv":
             _csv_out(res.power)
         else:
-            print(format_sweep(res, axes))
+            print(format_sweep(res, axes, base))
         _say(args, f"wrote {res.store.path}/" + ", ".join(files) + ", manifest.json")
     report = _write_report(res.store.path, args)
     if report and not args.quiet:

@@ -10,6 +10,7 @@ from ketsim.apps.report.html_parts import (
     _table,
 )
 from ketsim.apps.schema_doc import pd_parameter_sources
+from ketsim.apps.schema_doc.reference import cite_docs
 from ketsim.config.scenario import SwitchesSpec
 from ketsim.core.pd.parameters import PDParameters
 from ketsim.storage.reader import (
@@ -26,7 +27,20 @@ def _regimen_words(r) -> str:
             parts.append(f"{k} {d.pop(k)}")
     if "titration" in d:
         t = d.pop("titration")
-        parts.append("titrated " + ", ".join(f"{k} {v}" for k, v in t.items()))
+        # "titrated in steps of 0.072 mg/kg/h between 0.072 and 0.432 mg/kg/h" rather than the
+        # scenario keys
+        words = []
+        if "step" in t:
+            words.append(f"in steps of {t.pop('step')}")
+        lo, hi = t.pop("min_rate", None), t.pop("max_rate", None)
+        if lo is not None and hi is not None:
+            words.append(f"between {lo} and {hi}")
+        elif hi is not None:
+            words.append(f"up to {hi}")
+        elif lo is not None:
+            words.append(f"from {lo}")
+        words += [f"{k.replace('_', ' ')} {v}" for k, v in t.items()]
+        parts.append("titrated " + ", ".join(words))
     return "; ".join(parts)
 
 
@@ -125,7 +139,7 @@ def _assumptions(sc, sweep: bool = False) -> str:
                 if not isinstance(default, bool)
                 else ("on" if default else "off"),
                 "changed": "changed" if v != default else "",
-                "source": f.description or "",
+                "source": cite_docs(f.description or "", markdown=False),
             }
         )
     sw = pd.DataFrame(rows)
@@ -152,7 +166,7 @@ def _assumptions(sc, sweep: bool = False) -> str:
         ),
     ]
 
-    src = pd_parameter_sources()
+    src = {k: cite_docs(v, markdown=False) for k, v in pd_parameter_sources().items()}
     if sc.pd:
         pdrows = pd.DataFrame(
             [{"parameter": k, "value": v, "source": src.get(k, "")} for k, v in sc.pd.items()]
@@ -181,7 +195,7 @@ def _assumptions(sc, sweep: bool = False) -> str:
         if hasattr(defaults, k) and k not in sc.pd
     ]
     if krows:
-        body.append("<p>Key PD defaults (all: <code>ketsim/pd/parameters.py</code>):</p>")
+        body.append("<p>Key PD defaults (all: <code>ketsim/core/pd/parameters.py</code>):</p>")
         body.append(
             _table(
                 pd.DataFrame(krows),

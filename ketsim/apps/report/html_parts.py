@@ -88,5 +88,6 @@ th{background:#f3f3f3} .note{color:#555;font-size:0.85em} .missing{color:#888;fo
 .grid{display:flex;flex-wrap:wrap;gap:8px} figure{margin:0}
 figcaption{font-size:0.8em;font-weight:600;max-width:420px} .scale{font-size:0.85em}
 nav a{margin-right:0.8em;font-size:0.85em}
+section{overflow-x:auto}
 .warn{color:#8a4b00;background:#fff4e0;padding:4px 8px;margin:4px 0}
 """

@@ -304,12 +304,13 @@ _NOTE = re.compile(
 )
 
 
-def cite_docs(text: str) -> str:
+def cite_docs(text: str, markdown: bool = True) -> str:
     """``text`` with each citation of a design note (``MODEL.md §4``) pointing at its version in
-    the repository (``docs/model.md §4``), so that the README resolves without the notes."""
+    the repository (``docs/model.md §4``, a Markdown link unless ``markdown`` is false), so that
+    the README and the report resolve without the notes."""
 
     def link(m: re.Match) -> str:
         doc = DESIGN_NOTES[f"{m.group(1)}.md"]
-        return f"[{doc}]({doc})"
+        return f"[{doc}]({doc})" if markdown else doc
 
     return _NOTE.sub(link, text)
