@@ -110,7 +110,15 @@ def heatmap_svg(
     gw, gh = nx * CELL_W, ny * CELL_H
     bar_x = LEFT + gw + 18
     # long axis titles widen the figure instead of being cut (about 6.2 px per character)
-    width = int(max(bar_x + BAR_W + 56, 8 + 6.2 * len(ytitle), LEFT + 6.2 * len(xtitle)))
+    legend = f"target power {target:g}: cells inside reach it" if target is not None else ""
+    width = int(
+        max(
+            bar_x + BAR_W + 56,
+            8 + 6.2 * len(ytitle),
+            LEFT + 6.2 * len(xtitle),
+            LEFT + 28 + 6.2 * len(legend),
+        )
+    )
     height = TOP + gh + 58
     out = [
         f'<svg class="heatmap" xmlns="http://www.w3.org/2000/svg" width="{width}" '
@@ -162,15 +170,15 @@ def heatmap_svg(
         f'text-anchor="middle">{_e(xtitle)}</text>'
     )
     # the row axis' title sits above the rows, horizontal, so that it is never cut
-    out.append(f'<text class="ylabel" x="4" y="{TOP - 10}">↑ {_e(ytitle)}</text>')
+    if ytitle:
+        out.append(f'<text class="ylabel" x="4" y="{TOP - 10}">↑ {_e(ytitle)}</text>')
     out.append(_colour_bar(scale, bar_x, TOP, gh))
     if target is not None:
         ly = TOP + gh + 48
         out.append(
             f'<line x1="{LEFT}" y1="{ly - 4}" x2="{LEFT + 22}" y2="{ly - 4}" stroke="#e8112d" '
             'stroke-width="3"/>'
-            f'<text class="contour-legend" x="{LEFT + 28}" y="{ly}">target power {target:g}: '
-            "cells inside reach it</text>"
+            f'<text class="contour-legend" x="{LEFT + 28}" y="{ly}">{_e(legend)}</text>'
         )
     out.append("</svg>")
     return f"<figure><figcaption>{_e(title)}</figcaption>{''.join(out)}</figure>"

@@ -84,16 +84,14 @@ def _axes(run: RunTables, sc) -> list[AxisInfo]:
 
 
 def _grids(df: pd.DataFrame, axes: list[AxisInfo], value: str, se: str):
-    """(facet title, z, se, x ticks, y ticks) per combination of the axes after the first two.
-
-    The first axis runs up the rows, the second along the columns; a one-axis sweep is one row.
-    """
+    """(facet title, z, se, x ticks, y ticks) per combination of the axes after the first two."""
     df = df.assign(**{a.path: df[a.path].map(format_value) for a in axes})
-    yax = axes[0]
-    xax = axes[1] if len(axes) > 1 else None
+    # one axis: it runs along the columns of a single row; two or more: the first up the rows
+    yax = axes[0] if len(axes) > 1 else None
+    xax = axes[1] if len(axes) > 1 else axes[0]
     rest = axes[2:]
-    ys = list(yax.ticks)
-    xs = list(xax.ticks) if xax else [""]
+    ys = list(yax.ticks) if yax else [""]
+    xs = list(xax.ticks)
     facets = itertools.product(*[list(a.ticks) for a in rest]) if rest else [()]
     for combo in facets:
         sub = df
@@ -102,8 +100,8 @@ def _grids(df: pd.DataFrame, axes: list[AxisInfo], value: str, se: str):
         z = np.full((len(ys), len(xs)), np.nan)
         s = np.full_like(z, np.nan)
         for _, r in sub.iterrows():
-            i = ys.index(r[yax.path])
-            j = xs.index(r[xax.path]) if xax else 0
+            i = ys.index(r[yax.path]) if yax else 0
+            j = xs.index(r[xax.path])
             z[i, j], s[i, j] = r[value], r[se]
         title = ", ".join(
             f"{a.label} {a.ticks[v]}{' ' + a.unit if a.unit else ''}"
@@ -113,17 +111,17 @@ def _grids(df: pd.DataFrame, axes: list[AxisInfo], value: str, se: str):
             title,
             z,
             s,
-            [xax.ticks[v] for v in xs] if xax else [""],
-            [yax.ticks[v] for v in ys],
+            [xax.ticks[v] for v in xs],
+            [yax.ticks[v] for v in ys] if yax else [""],
         )
 
 
 def _maps(df, axes, value, se, title, scale, target=None) -> list[str]:
-    xt = axes[1].title if len(axes) > 1 else ""
+    xt, yt = (axes[1].title, axes[0].title) if len(axes) > 1 else (axes[0].title, "")
     out = []
     for facet, z, s, xs, ys in _grids(df, axes, value, se):
         t = f"{title} ({facet})" if facet else title
-        svg = heatmap_svg(z, s, xs, ys, xt, axes[0].title, t, scale, target)
+        svg = heatmap_svg(z, s, xs, ys, xt, yt, t, scale, target)
         out.append(svg)
     return out
 
