@@ -14,6 +14,7 @@ the whole scenario, overrides, and YAML reading and writing. It re-exports the s
 
 from __future__ import annotations
 
+import difflib
 import re
 import typing
 from pathlib import Path
@@ -405,8 +406,6 @@ def _problems(err: ValidationError) -> list[str]:
             allowed = ", ".join(owner.model_fields) if owner else ""
             msg = "unknown key" + (f"; allowed: {allowed}" if allowed else "")
             if owner:
-                import difflib
-
                 close = difflib.get_close_matches(str(loc[-1]), list(owner.model_fields), n=1)
                 msg = (
                     msg.replace("unknown key", f"unknown key (did you mean {close[0]!r}?)")
@@ -468,8 +467,6 @@ def _plain(e: dict) -> str:
 
 def _did_you_mean(e: dict) -> str:
     """`` (did you mean 'ketamine'?)`` for a near miss of one of a literal's values."""
-    import difflib
-
     options = re.findall(r"'([^']*)'", str((e.get("ctx") or {}).get("expected", "")))
     got = e.get("input")
     if not isinstance(got, str) or not options:
