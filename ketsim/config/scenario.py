@@ -14,6 +14,7 @@ the whole scenario, overrides, and YAML reading and writing. It re-exports the s
 
 from __future__ import annotations
 
+import difflib
 import re
 import typing
 from pathlib import Path
@@ -436,6 +437,13 @@ def _problems(err: ValidationError) -> list[str]:
             owner = _model_at(loc[:-1])
             allowed = ", ".join(owner.model_fields) if owner else ""
             msg = "unknown key" + (f"; allowed: {allowed}" if allowed else "")
+            if owner:
+                close = difflib.get_close_matches(str(loc[-1]), list(owner.model_fields), n=1)
+                msg = (
+                    msg.replace("unknown key", f"unknown key (did you mean {close[0]!r}?)")
+                    if close
+                    else msg
+                )
         elif e["type"] == "missing":
             msg = "required key is missing"
         elif msg.startswith("Value error, "):
@@ -446,9 +454,57 @@ def _problems(err: ValidationError) -> list[str]:
                 lines.append(msg)
                 continue
         elif e["type"] == "literal_error":
-            msg = msg.replace("Input should be", "must be one of")
+            msg = msg.replace("Input should be", "must be one of") + _did_you_mean(e)
+        else:
+            msg = _plain(e)
         lines.append(f"{_loc(loc)}: {msg}")
     return lines
+
+
+#: pydantic error type -> the message in the words of the other scenario messages
+_PLAIN = {
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be greater than {gt}",
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be less than {lt}",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be text",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "dict_type": "must be a mapping (key: value lines)",
+    "model_type": "must be a mapping (key: value lines)",
+    "model_attributes_type": "must be a mapping (key: value lines)",
+}
+
+
+def _plain(e: dict) -> str:
+    """A pydantic error as "must be ..." with the value found, e.g. "must be at least 1 (got
+    0)", instead of pydantic's capitalised "Input should be greater than or equal to 1"."""
+    tmpl = _PLAIN.get(e["type"])
+    if tmpl is None:
+        msg = e["msg"]
+        return msg.replace("Input should be", "must be") if msg.startswith("Input") else msg
+    msg = tmpl.format(**(e.get("ctx") or {}))
+    got = e.get("input")
+    if isinstance(got, str | int | float | bool) or got is None:
+        msg += f" (got {got!r})"
+    return msg
+
+
+def _did_you_mean(e: dict) -> str:
+    """`` (did you mean 'ketamine'?)`` for a near miss of one of a literal's values."""
+    options = re.findall(r"'([^']*)'", str((e.get("ctx") or {}).get("expected", "")))
+    got = e.get("input")
+    if not isinstance(got, str) or not options:
+        return f" (got {got!r})" if isinstance(got, int | float) else ""
+    close = difflib.get_close_matches(got, options, n=1, cutoff=0.6)
+    return f" (got {got!r}; did you mean {close[0]!r}?)" if close else f" (got {got!r})"
 
 
 def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
@@ -484,9 +540,7 @@ def read_yaml(path: str | Path) -> Any:
     try:
         return load_yaml_text(read_yaml_text(path))
     except OSError as err:
-        raise ScenarioError(
-            [f"(file): cannot read {path}: {err.strerror or err}"], str(path)
-        ) from None
+        raise ScenarioError([f"(file): cannot read it: {err.strerror or err}"], str(path)) from None
     except YAMLProblem as err:
         raise ScenarioError([str(err)], str(path)) from None
 

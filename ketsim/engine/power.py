@@ -135,6 +135,11 @@ def estimate_power(
         opts,
         truth={"c0000": plan} if n_truth else None,
         reference=reference,
+        phases={
+            "c0000": "null trial" if null else "main trial",
+            **{c: "power curve" for c, _, _ in curve},
+            **{c: "sensitivity" for c, *_ in sens},
+        },
     )
     t_sum = time.perf_counter()
     by_cell = tim.pop("cell_worker_s")

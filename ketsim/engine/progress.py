@@ -1,4 +1,5 @@
-"""Progress of a run: chunks done, rate and time left, printed to stderr."""
+"""Progress of a run: replicates done, rate and time left, and how far each named phase of the
+run has got (main trial, power curve, sensitivity, true-effect trial, sweep cells), on stderr."""
 
 from __future__ import annotations
 
@@ -11,12 +12,17 @@ from dataclasses import dataclass, field
 # -- progress ------------------------------------------------------------------------------------
 @dataclass
 class Progress:
-    """A one-line progress bar with ETA on stderr (silent unless stderr is a terminal)."""
+    """A one-line progress bar with ETA on stderr (silent unless stderr is a terminal).
+
+    ``phases`` maps a phase's name to its ``[done, total]`` units; each is shown by name after
+    the bar, so a run says what it is doing (e.g. "power curve 120/450").
+    """
 
     total: int
     label: str = "replicates"
     enabled: bool | None = None
     done: int = 0
+    phases: dict[str, list[int]] = field(default_factory=dict)
     _t0: float = field(default_factory=time.perf_counter)
     _last: float = 0.0
 
@@ -24,8 +30,13 @@ class Progress:
         if self.enabled is None:
             self.enabled = sys.stderr.isatty() and not os.environ.get("KETSIM_NO_PROGRESS")
 
-    def update(self, k: int) -> None:
-        self.done += k
+    def update(self, k: int, phase: str | None = None, count: bool = True) -> None:
+        """``k`` more units done, in ``phase`` if given; ``count=False`` advances only the
+        phase (work outside the bar's total, such as true-effect trial pieces)."""
+        if count:
+            self.done += k
+        if phase is not None and phase in self.phases:
+            self.phases[phase][0] += k
         if not self.enabled:
             return
         now = time.perf_counter()
@@ -37,9 +48,10 @@ class Progress:
         eta = el * (1 - frac) / frac if frac > 0 else float("nan")
         width = 30
         bar = "#" * int(width * frac) + "." * (width - int(width * frac))
+        ph = "; ".join(f"{name} {d}/{t}" for name, (d, t) in self.phases.items())
         sys.stderr.write(
             f"\r[{bar}] {self.done}/{self.total} {self.label} {100 * frac:3.0f}% "
-            f"elapsed {_fmt_s(el)} ETA {_fmt_s(eta)}   "
+            f"elapsed {_fmt_s(el)} ETA {_fmt_s(eta)}{' | ' + ph if ph else ''}   "
         )
         sys.stderr.flush()
 

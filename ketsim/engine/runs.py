@@ -124,6 +124,7 @@ def run_cells(
     truth: Mapping[str, TruthPlan] | None = None,
     progress_label: str = "replicates",
     reference: NormalReference | None = None,
+    phases: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Simulate replicates ``0 .. replicates-1`` of every cell not yet in the store.
 
@@ -141,6 +142,9 @@ def run_cells(
         the pieces are stored as ``cells/<cell>/truth-<k>.parquet`` and combined into
         ``cells/<cell>/truth.parquet`` (:func:`combine_truth_pieces`).
     progress_label, reference : progress-bar label; engine check (:class:`NormalReference`).
+    phases : per cell id, the name of its phase in the progress output (e.g. "main trial",
+        "power curve"); cells not named count as ``progress_label``. True-effect trial pieces
+        are always their own phase, "true-effect trial" (counted in pieces).
 
     Returns
     -------
@@ -176,6 +180,13 @@ def run_cells(
         ]
     n_new = sum(t.hi - t.lo for t in tasks if not t.truth_patients)
     bar = Progress(n_new, progress_label, enabled=opts.progress)
+    phase_of = {c: (phases or {}).get(c, progress_label) for c, _ in cells}
+    n_truth = sum(1 for t in tasks if t.truth_patients)
+    if n_truth:
+        bar.phases["true-effect trial"] = [0, n_truth]
+    for t in tasks:
+        if not t.truth_patients:
+            bar.phases.setdefault(phase_of[t.cell], [0, 0])[1] += t.hi - t.lo
     worker = {"all": 0.0, "truth": 0.0}
     per_cell: dict[str, float] = {c: 0.0 for c, _ in cells}
 
@@ -185,9 +196,10 @@ def run_cells(
         if "truth" in tables:
             write_parquet_atomic(_truth_piece_file(store, cell, lo), tables["truth"])
             worker["truth"] += seconds
+            bar.update(1, "true-effect trial", count=False)
             return
         store.write_chunk(cell, lo, hi, tables)
-        bar.update(hi - lo)
+        bar.update(hi - lo, phase_of[cell])
 
     try:
         run_chunks(tasks, on_result, opts.jobs, opts.backend, opts.scheduler)

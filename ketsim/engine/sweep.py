@@ -80,7 +80,8 @@ def estimate_sweep(
         for cid, x in pairs
         if truth_patients != 0
     }
-    tim = run_cells(store, entropy, pairs, replicates, opts, truth=plans)
+    phases = {c: f"sweep cells ({len(pairs)})" for c, _ in pairs}
+    tim = run_cells(store, entropy, pairs, replicates, opts, truth=plans, phases=phases)
     tim.pop("cell_worker_s")
     frame = cell_frame(cells)
     powers, eps, trials, reps = [], [], [], []

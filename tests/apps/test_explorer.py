@@ -192,7 +192,10 @@ def test_changed_controls_rebuild_a_valid_scenario(sig):
         ({"seed": "-3"}, "seed: must be a whole number >= 0"),
         ({"arm1_n": None}, "placebo: patients: not a number (got None)"),
         ({"nonsense": 1}, "unknown control(s): nonsense"),
-        ({"switch_cyp2b6_effect": "maybe"}, "switch: cyp2b6 effect: must be one of"),
+        (
+            {"switch_cyp2b6_effect": "maybe"},
+            "switch: CYP2B6 genotype effect on clearance: must be one of",
+        ),
     ],
 )
 def test_invalid_controls_give_readable_messages(sig, change, expected):
@@ -512,6 +515,22 @@ def test_page_in_headless_chromium(explorer_server, tmp_path):
             page.locator(".ketsim-ae img").wait_for()
             overview = page.locator(".ketsim-overview")
             expect(overview).to_contain_text("60 patients, seed 20090304", timeout=STATE_TIMEOUT_MS)
+            # every slider shows its value without being dragged
+            thumb = page.get_by_role("slider", name="ketamine: patients").locator(
+                ".v-slider__thumb-label"
+            )
+            expect(thumb).to_be_visible()
+            expect(thumb).to_have_text("30")
+            # switches carry words, not scenario keys
+            expect(page.get_by_text("switch: women clear ketamine 20% faster")).to_be_visible()
+            expect(page.get_by_text("switch: sex effect on clearance")).to_have_count(0)
+            # the summary's headers are whole and its table fits inside its panel
+            summary = page.locator(".ketsim-summary")
+            expect(summary).to_contain_text("mean infusion rate now (mg/h)")
+            expect(summary).to_contain_text("psychotomimetic effects (patients)")
+            panel_box = overview.bounding_box()
+            table_box = summary.locator("table").bounding_box()
+            assert table_box["x"] + table_box["width"] <= panel_box["x"] + panel_box["width"] + 1
 
             # change controls: the seed (text, sent on Enter) and the ketamine arm's n (slider,
             # 10 steps down with the keyboard), then Reset rebuilds the trial from them
@@ -523,6 +542,7 @@ def test_page_in_headless_chromium(explorer_server, tmp_path):
             for _ in range(10):
                 slider.press("ArrowLeft")
             expect(slider).to_have_attribute("aria-valuenow", "20", timeout=STATE_TIMEOUT_MS)
+            expect(thumb).to_have_text("20")
             # the slider's value reaches the server asynchronously: press Reset until the rebuilt
             # trial shows the new controls (state, not a fixed sleep)
             _until(

@@ -72,7 +72,7 @@ def _drop(d: dict, *keys: str) -> dict:
             {**W1, "tolerance": {"k_se": 2, "abs": 1}},
             "expected[0].tolerance: give exactly one of k_se, abs, rel, ci, z, tail",
         ),
-        ({**W1, "tolerance": {"k_se": -1}}, "expected[0].tolerance.k_se: Input should be greater"),
+        ({**W1, "tolerance": {"k_se": -1}}, "expected[0].tolerance.k_se: must be greater than 0"),
         ({**W1, "time": "1 h"}, "expected[0]: 'time' does not apply to quantity arm_mean"),
         (_drop(W1, "se"), "expected[0]: tolerance k_se needs the published 'se'"),
         ({**W1, "week": 13}, "expected[0].week: week 13 is after the trial's last week (12)"),
@@ -84,7 +84,7 @@ def _drop(d: dict, *keys: str) -> dict:
         ),
         (
             {**W1, "overrides": {"population": {"n": 0}}},
-            "expected[0].overrides: population.n: Input should be greater than or equal to 1",
+            "expected[0].overrides: population.n: must be at least 1 (got 0)",
         ),
         ({**W1, "overrides": {"seed": 3, "expected": []}}, "expected[0]: overrides cannot"),
         ({**W1, "tolerance": {"tail": 0.025}}, "expected[0]: tolerance tail applies to p_value"),

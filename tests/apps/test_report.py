@@ -56,13 +56,10 @@ def test_report_has_every_panel_with_content(run_dir):
     text = (run_dir / "report.html").read_text(encoding="utf-8")
     for pid in PANELS:
         assert f'<section id="{pid}">' in text, pid
-    # a power run fills every panel but the sweep surfaces
+    # a power run fills every panel (no placeholder sections)
     for pid in PANELS:
         sec = re.search(f'<section id="{pid}">(.*?)</section>', text, re.S).group(1)
-        if pid == "surfaces":
-            assert 'class="missing"' in sec
-        else:
-            assert 'class="missing"' not in sec, pid
+        assert 'class="missing"' not in sec, pid
     figures = {
         pid
         for pid in PANELS

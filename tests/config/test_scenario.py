@@ -91,7 +91,7 @@ def test_resolved_dump_round_trips():
             {"regimens": [{"route": "iv_infusion", "rate": "5 mg/fortnight", "duration": "1 h"}]},
             "regimens[0].rate: unknown rate unit 'mg/fortnight'; allowed:",
         ),
-        ({"population": {"n": 0}}, "population.n: Input should be greater than or equal to 1"),
+        ({"population": {"n": 0}}, "population.n: must be at least 1 (got 0)"),
         ({"population": {"ancestry": {"european": 0.5}}}, "population.ancestry: fractions must"),
         ({"population": {"comedication": {"aspirin": 0.1}}}, "population.comedication.aspirin"),
         ({"colour": "red"}, "colour: unknown key; allowed: schema_version, name"),

@@ -27,6 +27,23 @@ from ketsim.apps.common import (
 from ketsim.config.scenario import ScenarioError
 from ketsim.core.seeds import given_entropy
 
+#: the one-line message for a sweep file given to a single-design command
+_SWEEP_FILE = (
+    "sweep: this is a sweep file; 'ketsim {cmd}' runs one design: use 'ketsim sweep {file}' "
+    "for every cell, or remove the 'sweep:' block to run the base design"
+)
+
+
+def _say(args, text: str) -> None:
+    """A line of the command's report: standard output, or standard error under ``--format
+    csv`` (so that standard output holds only the CSV table)."""
+    print(text, file=sys.stderr if getattr(args, "format", "text") == "csv" else sys.stdout)
+
+
+def _csv_out(table) -> None:
+    """A table as CSV on standard output (``--format csv``)."""
+    table.to_csv(sys.stdout, index=False)
+
 
 def _run_options(args):
     from ketsim.engine.runs import RunOptions
@@ -72,11 +89,7 @@ def _cmd_power(args) -> int:
             ["analyses: none declared ('ketsim power' needs arms and analyses)"], args.file
         )
     if sc.sweep is not None:
-        print(
-            f"{args.file}: has a 'sweep:'; 'ketsim power' runs the scenario as written, without "
-            "it (use 'ketsim sweep' for every cell)",
-            file=sys.stderr,
-        )
+        return _fail([_SWEEP_FILE.format(cmd="power", file=args.file)], args.file)
     if args.replicate is not None:
         # one replicate alone: the same rows as in the full run's replicates table
         seed = given_entropy(args.seed, sc.seed)
@@ -86,8 +99,11 @@ def _cmd_power(args) -> int:
 
         sim = null_scenario(sc) if args.null else sc
         rows = simulate_chunk(sim, seed, [args.replicate])["analyses"]
-        print(f"scenario {sc.name}: replicate {args.replicate} of seed {seed}")
-        print(format_analyses(rows))
+        _say(args, f"scenario {sc.name}: replicate {args.replicate} of seed {seed}")
+        if args.format == "csv":
+            _csv_out(rows)
+        else:
+            print(format_analyses(rows))
         return EXIT_OK
     res, rc = _engine_call(
         "power",
@@ -110,31 +126,41 @@ def _cmd_power(args) -> int:
         how = f"{t['replicates_simulated']} simulated"
         if t["replicates_reused"]:
             how += f", {t['replicates_reused']} reused from the interrupted run"
-        print(
+        _say(
+            args,
             f"scenario {sc.name}: {args.replicates} replicates ({how}) in {t['wall_s']:.1f} s, "
-            f"seed {res.entropy}, {args.jobs} job(s), backend {args.backend}"
+            f"seed {res.entropy}, {args.jobs} job(s), backend {args.backend}",
         )
         if res.truth_plan is not None:
-            print(res.truth_plan.describe())
+            _say(args, res.truth_plan.describe())
         if t.get("aux_cells"):
-            print(
+            _say(
+                args,
                 f"report extras: {t['aux_cells']} power-curve and sensitivity scenarios x "
-                f"{t['aux_replicates']} replicates (common random numbers with the main run)"
+                f"{t['aux_replicates']} replicates (common random numbers with the main run)",
             )
-        print(format_power(res.power, primary=sc.primary_analysis()))
+        if args.format == "csv":
+            _csv_out(res.power)
+        else:
+            print(format_power(res.power, primary=sc.primary_analysis()))
         for line in power_warnings(res.power):
-            print(line)
+            _say(args, line)
         gs_text = format_group_sequential(res.group_sequential, res.group_sequential_summary)
         if gs_text:
-            print(gs_text)
-            print(f"wrote {res.store.path}/group_sequential.csv, group_sequential_summary.csv")
+            _say(args, gs_text)
+            _say(args, f"wrote {res.store.path}/group_sequential.csv, group_sequential_summary.csv")
         mult_text = format_multiplicity(res.multiplicity)
         if mult_text:
-            print(mult_text)
-            print(f"wrote {res.store.path}/multiplicity.csv")
-        print(f"wrote {res.store.path}/power.csv, power.parquet, replicates.parquet, manifest.json")
+            _say(args, mult_text)
+            _say(args, f"wrote {res.store.path}/multiplicity.csv")
+        _say(
+            args,
+            f"wrote {res.store.path}/power.csv, power.parquet, replicates.parquet, manifest.json",
+        )
         if report:
-            print(f"report: {report}")
+            _say(args, f"report: {report}")
+    elif args.format == "csv":
+        _csv_out(res.power)
     return EXIT_OK
 
 
@@ -150,7 +176,14 @@ def _cmd_sweep(args) -> int:
     if not base.arms:
         return _fail(["arms: required key is missing ('ketsim sweep' runs trials)"], args.file)
     if base.sweep is None:
-        print(f"{args.file}: no 'sweep:' in this scenario; running it as one cell", file=sys.stderr)
+        return _fail(
+            [
+                "sweep: no 'sweep:' block, so there is nothing to sweep; add one (README, "
+                "'Monte Carlo power, sweeps and sample size') or run this single design with "
+                f"'ketsim power {args.file}'"
+            ],
+            args.file,
+        )
     res, rc = _engine_call(
         "sweep",
         estimate_sweep,
@@ -173,16 +206,22 @@ def _cmd_sweep(args) -> int:
         files.append("surfaces.csv")
     if not args.quiet:
         t = res.timings
-        print(
+        _say(
+            args,
             f"scenario {base.name}: {len(cells)} cells x {args.replicates} replicates "
             f"({t['replicates_simulated']} simulated, {t['replicates_reused']} reused) in "
-            f"{t['wall_s']:.1f} s, seed {res.entropy} (common random numbers across cells)"
+            f"{t['wall_s']:.1f} s, seed {res.entropy} (common random numbers across cells)",
         )
-        print(format_sweep(res, axes))
-        print(f"wrote {res.store.path}/" + ", ".join(files) + ", manifest.json")
+        if args.format == "csv":
+            _csv_out(res.power)
+        else:
+            print(format_sweep(res, axes, base))
+        _say(args, f"wrote {res.store.path}/" + ", ".join(files) + ", manifest.json")
     report = _write_report(res.store.path, args)
     if report and not args.quiet:
-        print(f"report: {report}")
+        _say(args, f"report: {report}")
+    if args.quiet and args.format == "csv":
+        _csv_out(res.power)
     return EXIT_OK
 
 
@@ -194,6 +233,8 @@ def _cmd_samplesize(args) -> int:
         return EXIT_USAGE
     if not sc.arms or not sc.analyses:
         return _fail(["analyses: none declared (a sample-size search needs one)"], args.file)
+    if sc.sweep is not None:
+        return _fail([_SWEEP_FILE.format(cmd="samplesize", file=args.file)], args.file)
     from ketsim.analysis.analyses import find_analysis
 
     try:
@@ -220,27 +261,35 @@ def _cmd_samplesize(args) -> int:
     if res is None:
         return rc
     if not args.quiet:
-        print(
+        _say(
+            args,
             f"scenario {sc.name}: {res.analysis}, {res.comparison} v its control; target power "
-            f"{res.target:g}; {args.replicates} replicates per size, seed {res.entropy}"
+            f"{res.target:g}; {args.replicates} replicates per size, seed {res.entropy}",
         )
-        print(res.points.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        if args.format == "csv":
+            _csv_out(res.points)
+        else:
+            print(res.points.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         # the fitted curve pools every evaluated size, so it is the answer; single points carry
         # their own Monte Carlo error and can cross the target by luck
         if res.n_fit == res.n_fit:
-            print(
+            _say(
+                args,
                 f"answer: {res.unit} = {res.n_fit:.1f} (95% interval {res.n_fit_low:.1f} to "
                 f"{res.n_fit_high:.1f}) for power {res.target:g}, from the probit fit "
-                "power = Phi(a + b sqrt(n)) over all evaluated sizes"
+                "power = Phi(a + b sqrt(n)) over all evaluated sizes",
             )
         if res.n_observed is None:
-            print(f"target not reached up to {res.unit} = {args.n_max}")
+            _say(args, f"target not reached up to {res.unit} = {args.n_max}")
         else:
-            print(
+            _say(
+                args,
                 f"(smallest single evaluated {res.unit} with power >= {res.target:g}: "
-                f"{res.n_observed}; each point has its own MC error)"
+                f"{res.n_observed}; each point has its own MC error)",
             )
-        print(f"wrote {res.store.path}/samplesize_points.csv, samplesize.json, manifest.json")
+        _say(args, f"wrote {res.store.path}/samplesize_points.csv, samplesize.json, manifest.json")
+    elif args.format == "csv":
+        _csv_out(res.points)
     return EXIT_OK
 
 
@@ -303,4 +352,11 @@ def _engine_args(p: argparse.ArgumentParser, replicates: int) -> None:
         "--chunk-size", type=int, help="replicates per vectorised chunk (default: automatic)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    p.add_argument(
+        "--format",
+        choices=("text", "csv"),
+        default="text",
+        help="the result table as aligned text (default) or as CSV on standard output (the "
+        "other lines then go to standard error)",
+    )
     p.add_argument("--no-report", action="store_true", help="do not write report.html")

@@ -64,11 +64,25 @@ def format_analyses(table) -> str:
     return "\n".join(lines)
 
 
-def format_sweep(res, axes: list[str]) -> str:
-    """Power per cell (one column per analysis) and, over two axes, response surfaces."""
+def format_sweep(res, axes: list[str], sc=None) -> str:
+    """Power per cell (one column per analysis) and, over two axes, response surfaces.
+
+    With the base scenario ``sc``, swept paths are shown by their words and units
+    (``infusion rate, ketamine arm (mg/kg/h)``) rather than as paths.
+    """
     import pandas as pd
 
     lines = []
+    if sc is not None:
+        from ketsim.apps.report.sweep_axes import describe_axis
+
+        names = {
+            c: describe_axis(c, sc, list(res.cells[c])).title
+            for c in res.cells.columns
+            if c != "cell"
+        }
+        res = _renamed(res, names)
+        axes = [names.get(a, a) for a in axes]
     p = res.power
     if len(p):
         p = p.assign(what=p["endpoint"] + " " + p["method"] + " " + p["comparison"])
@@ -87,6 +101,17 @@ def format_sweep(res, axes: list[str]) -> str:
             lines.append(f"-- {ep}, arm {arm} ({g['statistic'].iloc[0]})")
             lines.append(piv.to_string(float_format=lambda v: f"{v:.2f}"))
     return "\n".join(lines)
+
+
+def _renamed(res, names: dict[str, str]):
+    """A view of a sweep result whose tables carry ``names`` as column names."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        cells=res.cells.rename(columns=names),
+        power=res.power.rename(columns=names),
+        endpoints=res.endpoints.rename(columns=names),
+    )
 
 
 def format_power(table, primary: int | None = None) -> str:

@@ -168,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="power: source checkout of another ketsim version, timed in the same session",
     )
     b.set_defaults(func=_cmd_bench)
+    from ketsim.apps.cli.examples import add_examples
+
+    add_examples(p)
     return p
 
 

@@ -180,7 +180,7 @@ def scenario_controls(sc: Scenario, seed: int | None = None) -> list[Control]:
     out.append(Control("seed", "seed", "InputText", str(int(s)), "seed"))
     for name, f in SwitchesSpec.model_fields.items():
         v = getattr(sc.switches, name)
-        label = f"switch: {name.replace('_', ' ')}"
+        label = f"switch: {SWITCH_LABELS.get(name, name.replace('_', ' '))}"
         if f.annotation is bool:
             out.append(Control(f"switch_{name}", label, "Checkbox", bool(v), f"switches.{name}"))
         else:
@@ -196,6 +196,22 @@ def scenario_controls(sc: Scenario, seed: int | None = None) -> list[Control]:
                 )
             )
     return out
+
+
+#: words for each model switch on the page (the scenario key is in the README's switch table)
+SWITCH_LABELS = {
+    "sex_effect_on_clearance": "women clear ketamine 20% faster",
+    "cyp2b6_effect": "CYP2B6 genotype effect on clearance",
+    "r_inhibits_s": "R-ketamine slows S-ketamine clearance",
+    "iiv": "between-patient PK variability",
+    "intranasal": "intranasal absorption model",
+    "cyp3a_cyp2c9_effect": "CYP3A4/5 and CYP2C9 genotype effect",
+    "norketamine_analgesia": "norketamine effect on analgesia",
+    "r_ketamine_analgesia": "R-ketamine analgesia",
+    "functional_unblinding": "felt drug effects unblind patients",
+    "lasting_effect": "mechanism of the lasting effect",
+    "cancer_disease_modification": "cancer pain: disease modification",
+}
 
 
 def default_values(sc: Scenario, seed: int | None = None) -> dict[str, Any]:

@@ -146,22 +146,24 @@ def _page_component():
             s = model.arm_summary()
             if len(s):
                 cols = {
-                    "arm": "arm",
-                    "n": "n",
+                    "n": "patients",
                     "in_study": "in study",
-                    "baseline_nrs": "NRS baseline",
-                    "nrs_today": "NRS today",
-                    "psychotomimetic": "psychotomimetic",
-                    "nausea": "nausea",
-                    "discontinued": "stopped",
-                    "dropout": "dropout",
-                    "infused_now": "infused now",
-                    "rate_now_mg_h": "mean rate mg/h",
+                    "baseline_nrs": "mean NRS at baseline",
+                    "nrs_today": "mean NRS today",
+                    "psychotomimetic": "psychotomimetic effects (patients)",
+                    "nausea": "nausea (patients)",
+                    "discontinued": "treatment stopped (patients)",
+                    "dropout": "dropped out (patients)",
+                    "infused_now": "on infusion now (patients)",
+                    "rate_now_mg_h": "mean infusion rate now (mg/h)",
                 }
-                rows = [[r[c] for c in cols] for _, r in s.iterrows()]
+                # one row per measure and one column per arm: every header stays whole and the
+                # table fits its panel whatever the number of measures
+                arms = [str(a) for a in s["arm"]]
+                rows = [[label, *s[c].tolist()] for c, label in cols.items()]
                 solara.HTML(
                     tag="div",
-                    unsafe_innerHTML=_html_table(rows, list(cols.values())),
+                    unsafe_innerHTML=_html_table(rows, ["today, by arm", *arms]),
                     classes=["ketsim-summary"],
                 )
             solara.Text("this trial:", style={"font-weight": "bold", "font-size": "12px"})
@@ -274,6 +276,12 @@ def _page_component():
     ]
     css = """
     .vue-grid-item > div { height: 100%; overflow: auto; }
+    /* every slider shows its value at all times, not only while dragged (vuetify hides the
+       thumb label otherwise); the extra top margin keeps a label clear of the slider above */
+    .v-slider__thumb-label-container { display: block !important; }
+    .v-input__slider { margin-top: 30px; }
+    .ketsim-summary table { width: 100%; table-layout: auto; }
+    .ketsim-summary th { white-space: normal; font-weight: 600; vertical-align: bottom; }
     .ketsim-nrs img, .ketsim-patients img, .ketsim-titration img, .ketsim-ae img,
     .ketsim-patient-diary img { max-width: 100%; height: auto; }
     """

@@ -10,6 +10,7 @@ from ketsim.apps.report.html_parts import (
     _table,
 )
 from ketsim.apps.schema_doc import pd_parameter_sources
+from ketsim.apps.schema_doc.reference import cite_docs
 from ketsim.config.scenario import SwitchesSpec
 from ketsim.core.pd.parameters import PDParameters
 from ketsim.storage.reader import (
@@ -26,7 +27,20 @@ def _regimen_words(r) -> str:
             parts.append(f"{k} {d.pop(k)}")
     if "titration" in d:
         t = d.pop("titration")
-        parts.append("titrated " + ", ".join(f"{k} {v}" for k, v in t.items()))
+        # "titrated in steps of 0.072 mg/kg/h between 0.072 and 0.432 mg/kg/h" rather than the
+        # scenario keys
+        words = []
+        if "step" in t:
+            words.append(f"in steps of {t.pop('step')}")
+        lo, hi = t.pop("min_rate", None), t.pop("max_rate", None)
+        if lo is not None and hi is not None:
+            words.append(f"between {lo} and {hi}")
+        elif hi is not None:
+            words.append(f"up to {hi}")
+        elif lo is not None:
+            words.append(f"from {lo}")
+        words += [f"{k.replace('_', ' ')} {v}" for k, v in t.items()]
+        parts.append("titrated " + ", ".join(words))
     return "; ".join(parts)
 
 
@@ -82,6 +96,15 @@ def _question(run: RunTables, sc) -> str:
         f"analysis (alpha {st.alpha:g}, {st.sides}-sided), if the model's assumptions hold? "
         f"Estimated from {_e(R)} simulated trials."
     )
+    if run.kind == "sweep":
+        cells = run.table("sweep_cells")
+        nc = 0 if cells is None else len(cells)
+        q = (
+            f"How does the chance that this trial rejects the null hypothesis (alpha "
+            f"{st.alpha:g}, {st.sides}-sided) change over the {nc} cells of the sweep, if the "
+            f"model's assumptions hold? Estimated from {_e(R)} simulated trials per cell. The "
+            "design below is the base scenario; each cell changes only the swept values."
+        )
     if null:
         q = (
             f"Type-I error: every arm received the control treatment; the rejection rates "
@@ -102,7 +125,7 @@ def _question(run: RunTables, sc) -> str:
     return _section("question", "The question and the design", "".join(body))
 
 
-def _assumptions(sc) -> str:
+def _assumptions(sc, sweep: bool = False) -> str:
 
     rows = []
     for name, f in SwitchesSpec.model_fields.items():
@@ -116,28 +139,34 @@ def _assumptions(sc) -> str:
                 if not isinstance(default, bool)
                 else ("on" if default else "off"),
                 "changed": "changed" if v != default else "",
-                "source": f.description or "",
+                "source": cite_docs(f.description or "", markdown=False),
             }
         )
     sw = pd.DataFrame(rows)
     body = [
         "<p>The model's uncertain assumptions are switches; the values used in this run, their "
         "defaults and their sources (H: read from the paper, M: secondary source, L: "
-        "assumption). The sensitivity panel below shows how power moves when the contested "
-        "ones are flipped.</p>",
+        "assumption)."
+        + (
+            " A sweep runs them as set here; the power report of a single design shows how "
+            "power moves when the contested ones are flipped.</p>"
+            if sweep
+            else " The sensitivity panel below shows how power moves when the contested ones "
+            "are flipped.</p>"
+        ),
         _table(
             sw,
             {
                 "switch": "switch",
                 "value": "value",
                 "default": "default",
-                "changed": "",
+                "changed": "changed from default",
                 "source": "source",
             },
         ),
     ]
 
-    src = pd_parameter_sources()
+    src = {k: cite_docs(v, markdown=False) for k, v in pd_parameter_sources().items()}
     if sc.pd:
         pdrows = pd.DataFrame(
             [{"parameter": k, "value": v, "source": src.get(k, "")} for k, v in sc.pd.items()]
@@ -166,7 +195,7 @@ def _assumptions(sc) -> str:
         if hasattr(defaults, k) and k not in sc.pd
     ]
     if krows:
-        body.append("<p>Key PD defaults (all: <code>ketsim/pd/parameters.py</code>):</p>")
+        body.append("<p>Key PD defaults (all: <code>ketsim/core/pd/parameters.py</code>):</p>")
         body.append(
             _table(
                 pd.DataFrame(krows),

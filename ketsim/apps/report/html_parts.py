@@ -86,6 +86,8 @@ margin:0.5em 0} th,td{border:1px solid #ddd;padding:2px 6px;text-align:left;vert
 th{background:#f3f3f3} .note{color:#555;font-size:0.85em} .missing{color:#888;font-style:italic}
 .lead{font-size:1.05em} .ref{font-size:0.85em;color:#444} img{max-width:100%}
 .grid{display:flex;flex-wrap:wrap;gap:8px} figure{margin:0}
+figcaption{font-size:0.8em;font-weight:600;max-width:420px} .scale{font-size:0.85em}
 nav a{margin-right:0.8em;font-size:0.85em}
+section{overflow-x:auto}
 .warn{color:#8a4b00;background:#fff4e0;padding:4px 8px;margin:4px 0}
 """

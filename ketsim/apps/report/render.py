@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,6 @@ from ketsim.apps.report.headline import headline_panel
 from ketsim.apps.report.html_parts import (
     _CSS,
     _e,
-    _missing,
 )
 from ketsim.apps.report.result_panels import (
     _power_curve,
@@ -26,9 +27,12 @@ from ketsim.apps.report.result_panels import (
     _safety,
     _sensitivity,
     _strata,
-    _surfaces,
-    _sweep_power,
     _weekly,
+)
+from ketsim.apps.report.sweep_panels import (
+    sweep_endpoint_panel,
+    sweep_power_panel,
+    sweep_safety_panel,
 )
 from ketsim.storage.files import write_text_atomic
 from ketsim.storage.reader import (
@@ -36,7 +40,7 @@ from ketsim.storage.reader import (
     load_run,
 )
 
-#: panel ids in the order they appear (ids are HTML anchors; tests check them)
+#: panel ids of a power report in the order they appear (HTML anchors; tests check them)
 PANELS = (
     "answer",
     "question",
@@ -48,7 +52,6 @@ PANELS = (
     "safety",
     "strata",
     "sensitivity",
-    "surfaces",
     "provenance",
 )
 
@@ -58,19 +61,11 @@ def render_report(run: RunTables, target: float = 0.8) -> str:
     sc = run.scenario()
     kind = run.kind
     parts = [] if kind == "sweep" else [headline_panel(run, sc, target)]
-    parts += [_question(run, sc), _assumptions(sc)]
+    parts += [_question(run, sc), _assumptions(sc, sweep=kind == "sweep")]
     if kind == "sweep":
-        parts.append(_sweep_power(run))
-        for pid, title in (
-            ("power-curve", "Power against sample size"),
-            ("weekly", "Mean weekly pain by arm"),
-            ("responders", "Responder rates"),
-            ("safety", "Adverse events and dropouts"),
-            ("strata", "Power by patient stratum"),
-            ("sensitivity", "Sensitivity to uncertain assumptions"),
-        ):
-            parts.append(_missing(pid, title, "see the power report of a single design"))
-        parts.append(_surfaces(run))
+        # a sweep shows only what it has: no placeholder sections for single-design panels
+        parts.append(sweep_power_panel(run, sc, target))
+        parts += [p for p in (sweep_endpoint_panel(run, sc), sweep_safety_panel(run, sc)) if p]
     else:
         parts += [
             _power_panel(run),
@@ -80,10 +75,10 @@ def render_report(run: RunTables, target: float = 0.8) -> str:
             _safety(run),
             _strata(run),
             _sensitivity(run),
-            _surfaces(run),
         ]
     parts.append(_provenance(run))
-    nav = "".join(f'<a href="#{p}">{p.replace("-", " ")}</a>' for p in PANELS)
+    present = re.findall(r'<section id="([^"]+)"><h2>([^<]*)</h2>', "".join(parts))
+    nav = "".join(f'<a href="#{pid}">{_e(html.unescape(t))}</a>' for pid, t in present)
     title = f"ketsim {kind} report: {sc.name}"
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"

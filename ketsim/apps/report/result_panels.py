@@ -1,5 +1,6 @@
 """Report panels about the results: power, power curve, weekly pain, responders, safety, strata,
-sensitivity, sweep surfaces and provenance.
+sensitivity and provenance (the sweep
+report's panels are in :mod:`ketsim.apps.report.sweep_panels`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from ketsim.apps.report.html_parts import (
     _table,
 )
 from ketsim.apps.report.sequential_tables import sequential_tables
-from ketsim.config.sweep import axis_value
 from ketsim.sim.trial import STRATA
 from ketsim.storage.reader import (
     RunTables,
@@ -263,66 +263,6 @@ def _sensitivity(run: RunTables) -> str:
     return _section(
         "sensitivity", "Sensitivity to uncertain assumptions", _png(fig, "sensitivity") + tab, note
     )
-
-
-def _surfaces(run: RunTables) -> str:
-    surf = run.table("surfaces")
-    if surf is None or surf.empty:
-        why = "not a sweep over two axes" if run.kind != "sweep" else "fewer than two axes varied"
-        return _missing("surfaces", "Dose × duration surfaces", why)
-
-    plt = _plt()
-    x, y = [c for c in surf.columns if c not in ("cell", "quantity", "name", "value", "mc_se")][:2]
-    xs = sorted(surf[x].unique(), key=axis_value)
-    ys = sorted(surf[y].unique(), key=axis_value)
-    figs = []
-    for (q, name), g in surf.groupby(["quantity", "name"], sort=False):
-        piv = g.pivot_table(index=x, columns=y, values="value").reindex(index=xs, columns=ys)
-        fig, ax = plt.subplots(figsize=(4.2, 3.0))
-        vmin, vmax = (0, 1) if q in ("power", "proportion") else (None, None)
-        im = ax.imshow(piv.to_numpy(float), cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
-        ax.set_xticks(range(len(ys)), [str(v) for v in ys], fontsize=7)
-        ax.set_yticks(range(len(xs)), [str(v) for v in xs], fontsize=7)
-        ax.set_xlabel(y, fontsize=7)
-        ax.set_ylabel(x, fontsize=7)
-        arr = piv.to_numpy(float)
-        lo, hi = im.get_clim()
-        for i in range(len(xs)):
-            for j in range(len(ys)):
-                v = arr[i, j]
-                if v == v:
-                    # dark text on the bright end of viridis, light text on the dark end
-                    light = (v - lo) / (hi - lo or 1.0) < 0.6
-                    c = "w" if light else "k"
-                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", color=c, fontsize=7)
-        ax.set_title(f"{q}: {name}", fontsize=7.5)
-        fig.colorbar(im, ax=ax, shrink=0.8)
-        figs.append(f"<figure>{_png(fig, f'surface {q} {name}')}</figure>")
-    note = (
-        "Power of each analysis and mean response of each endpoint and arm over the first two "
-        "swept axes (every cell simulated with the same random numbers)."
-    )
-    return _section(
-        "surfaces", "Dose × duration surfaces", f"<div class='grid'>{''.join(figs)}</div>", note
-    )
-
-
-def _sweep_power(run: RunTables) -> str:
-    p = run.table("sweep_power")
-    if p is None or p.empty:
-        return _missing("power", "Power by cell", "no sweep power table")
-    axes = [c for c in run.table("sweep_cells").columns if c != "cell"]
-    cols = {
-        "cell": "cell",
-        **{a: a for a in axes},
-        "endpoint": "endpoint",
-        "method": "method",
-        "comparison": "comparison",
-        "power": "power",
-        "mc_se": "MC SE",
-        "mean_estimate": "mean estimate",
-    }
-    return _section("power", "Power by sweep cell", _table(p, cols))
 
 
 def _provenance(run: RunTables) -> str:

@@ -290,4 +290,27 @@ def schema_reference() -> str:
         lines += _model_section(model, paths)
     if PD_PATH in _sc.Scenario.model_fields:
         lines += _pd_section()
-    return "\n".join(lines) + "\n"
+    return cite_docs("\n".join(lines) + "\n")
+
+
+#: the design notes the code cites, and their copies in the repository's docs/
+DESIGN_NOTES = {
+    "MODEL.md": "docs/model.md",
+    "PARAMETERS.md": "docs/parameters.md",
+    "ARCHITECTURE.md": "docs/architecture.md",
+}
+_NOTE = re.compile(
+    r"`?(?:\.\./shared/design/|shared/design/)?(MODEL|PARAMETERS|ARCHITECTURE)\.md`?"
+)
+
+
+def cite_docs(text: str, markdown: bool = True) -> str:
+    """``text`` with each citation of a design note (``MODEL.md §4``) pointing at its version in
+    the repository (``docs/model.md §4``, a Markdown link unless ``markdown`` is false), so that
+    the README and the report resolve without the notes."""
+
+    def link(m: re.Match) -> str:
+        doc = DESIGN_NOTES[f"{m.group(1)}.md"]
+        return f"[{doc}]({doc})" if markdown else doc
+
+    return _NOTE.sub(link, text)
