@@ -16,6 +16,8 @@ from ketsim.apps.report.html_parts import (
     _section,
     _table,
 )
+from ketsim.analysis.analyses import model_words
+from ketsim.config.scenario import ScenarioError
 from ketsim.config.sweep import axis_value
 from ketsim.sim.trial import STRATA
 from ketsim.storage.reader import (
@@ -30,11 +32,12 @@ def _power_panel(run: RunTables) -> str:
     null = (p["hypothesis"] == "null").all()
     p = p.assign(
         comparison_=p["comparison"] + " v " + p["control"],
+        model=_model_column(run, p),
         ci=[f"{a:.3f}–{b:.3f}" for a, b in zip(p["wilson_low"], p["wilson_high"], strict=True)],
     )
     cols = {
         "endpoint": "endpoint",
-        "method": "method",
+        "model": "method (model)",
         "strategy": "strategy",
         "comparison_": "comparison",
         "power": "type-I error" if null else "power",
@@ -58,11 +61,25 @@ def _power_panel(run: RunTables) -> str:
     )
     flags = p["flags"][p["flags"] != ""] if "flags" in p else p.iloc[0:0]
     warn = "".join(
-        f"<p class='warn'>⚠ {_e(p.at[i, 'endpoint'])} {_e(p.at[i, 'method'])} "
+        f"<p class='warn'>⚠ {_e(p.at[i, 'endpoint'])} {_e(p.at[i, 'model'])} "
         f"({_e(p.at[i, 'comparison_'])}): {_e(f)}</p>"
         for i, f in flags.items()
     )
     return _section("power", "Power", warn + _table(p, cols), note)
+
+
+def _model_column(run: RunTables, p) -> list[str]:
+    """Each row's method with its model details (e.g. ``crossover with carry-over term``): two
+    crossover analyses of one endpoint differ only there. From the run's scenario; the bare
+    method when the scenario cannot be read or does not have the analysis."""
+    try:
+        analyses = run.scenario().analyses
+    except (ScenarioError, OSError):  # a report of an old run must not fail on this column
+        analyses = []
+    return [
+        model_words(analyses[int(i)]) if 0 <= int(i) < len(analyses) else str(m)
+        for i, m in zip(p["analysis_id"], p["method"], strict=True)
+    ]
 
 
 def _power_curve(run: RunTables, target: float) -> str:
@@ -311,11 +328,12 @@ def _sweep_power(run: RunTables) -> str:
     if p is None or p.empty:
         return _missing("power", "Power by cell", "no sweep power table")
     axes = [c for c in run.table("sweep_cells").columns if c != "cell"]
+    p = p.assign(model=_model_column(run, p))
     cols = {
         "cell": "cell",
         **{a: a for a in axes},
         "endpoint": "endpoint",
-        "method": "method",
+        "model": "method (model)",
         "comparison": "comparison",
         "power": "power",
         "mc_se": "MC SE",
