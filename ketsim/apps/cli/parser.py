@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--n-max", type=int, default=2000, help="largest size tried (default 2000)")
     ss.set_defaults(func=_cmd_samplesize)
 
+    from ketsim.apps.cli.compare_command import add_compare_parser
+
+    add_compare_parser(sub, _engine_args)
+
     from ketsim.apps.published_checks import add_validate_parser
 
     add_validate_parser(sub)

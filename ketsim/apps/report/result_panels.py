@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 
+from ketsim.analysis.analyses import model_words
 from ketsim.apps.report.html_parts import (
     _e,
     _missing,
@@ -16,7 +17,6 @@ from ketsim.apps.report.html_parts import (
     _section,
     _table,
 )
-from ketsim.analysis.analyses import model_words
 from ketsim.config.scenario import ScenarioError
 from ketsim.config.sweep import axis_value
 from ketsim.sim.trial import STRATA
