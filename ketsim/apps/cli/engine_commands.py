@@ -12,6 +12,7 @@ from pathlib import Path
 from ketsim.apps.cli.formatting import (
     format_analyses,
     format_power,
+    format_samplesize,
     format_sweep,
     power_warnings,
 )
@@ -209,28 +210,22 @@ def _cmd_samplesize(args) -> int:
     )
     if res is None:
         return rc
+    from ketsim.engine.sample_size_check import search_cross_check
+
+    check = search_cross_check(sc, analysis, res)
+    page = None
+    if not args.no_report:
+        try:
+            from ketsim.apps.report.samplesize_page import write_samplesize_page
+
+            page = write_samplesize_page(res.store.path)
+        except (OSError, ImportError) as err:
+            print(f"ketsim: samplesize.html not written: {err}", file=sys.stderr)
     if not args.quiet:
-        print(
-            f"scenario {sc.name}: {res.analysis}, {res.comparison} v its control; target power "
-            f"{res.target:g}; {args.replicates} replicates per size, seed {res.entropy}"
-        )
-        print(res.points.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        # the fitted curve pools every evaluated size, so it is the answer; single points carry
-        # their own Monte Carlo error and can cross the target by luck
-        if res.n_fit == res.n_fit:
-            print(
-                f"answer: {res.unit} = {res.n_fit:.1f} (95% interval {res.n_fit_low:.1f} to "
-                f"{res.n_fit_high:.1f}) for power {res.target:g}, from the probit fit "
-                "power = Phi(a + b sqrt(n)) over all evaluated sizes"
-            )
-        if res.n_observed is None:
-            print(f"target not reached up to {res.unit} = {args.n_max}")
-        else:
-            print(
-                f"(smallest single evaluated {res.unit} with power >= {res.target:g}: "
-                f"{res.n_observed}; each point has its own MC error)"
-            )
+        print(format_samplesize(sc, res, check, args))
         print(f"wrote {res.store.path}/samplesize_points.csv, samplesize.json, manifest.json")
+        if page:
+            print(f"report: {page}")
     return EXIT_OK
 
 
