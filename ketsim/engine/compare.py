@@ -12,6 +12,7 @@ those of independent runs (common random numbers). A design's power is exactly w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,12 @@ def design_names(scenarios: Sequence[Scenario], files: Sequence[str]) -> list[st
     return out
 
 
+def design_dir(name: str) -> str:
+    """The design's run directory inside the comparison's (``designs/<name>``, characters other
+    than letters, digits, ``.``, ``_`` and ``-`` replaced by ``_``)."""
+    return "designs/" + re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
 def schedule_weeks(sc: Scenario) -> float:
     """Weeks one patient spends in the trial: screening diary (when there is a screening
     threshold), baseline diary and every diary week after the first treatment day."""
@@ -166,7 +173,7 @@ def design_rows(run: DesignRun) -> pd.DataFrame:
         schedule_weeks=sched,
         expected_duration_weeks=rec + sched,
         seed=res.entropy,
-        run_dir=str(res.store.path),
+        run_dir=str(res.store.path),  # compare_designs makes it relative to the comparison
         **ev,
     )
     return rows[COMPARE_COLUMNS].reset_index(drop=True)
@@ -221,12 +228,14 @@ def compare_designs(
             replicates=replicates,
             seed=entropy,
             truth_patients=truth_patients,
-            out=str(path / "designs" / name),
+            out=str(path / design_dir(name)),
             opts=opts,
             aux_replicates=0,
         )
         runs.append(DesignRun(name, str(f), sc, res))
     table = pd.concat([design_rows(r) for r in runs], ignore_index=True)
+    # relative to the comparison: the table is the same wherever the comparison is written
+    table["run_dir"] = [design_dir(d) for d in table["design"]]
     arms = []
     for r in runs:
         t = r.result.trial
@@ -242,7 +251,7 @@ def compare_designs(
             "seed_entropy": entropy,
             "replicates": replicates,
             "designs": [
-                {"name": r.name, "file": r.file, "run_dir": str(r.result.store.path)} for r in runs
+                {"name": r.name, "file": r.file, "run_dir": design_dir(r.name)} for r in runs
             ],
         },
     )

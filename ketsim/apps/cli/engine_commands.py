@@ -249,10 +249,15 @@ def _cmd_report(args) -> int:
     if man.is_file():
         m = json.loads(man.read_text(encoding="utf-8"))
         kind = m.get("kind") or m.get("command") or ""  # pk / simulate record "command"
+        if kind == "samplesize":
+            from ketsim.apps.report.samplesize_page import write_samplesize_page
+
+            print(f"wrote {write_samplesize_page(args.run_dir, out=args.out)}")
+            return EXIT_OK
         if kind not in ("power", "sweep"):
             print(
                 f"ketsim report: {args.run_dir} is a {kind or 'unknown'} run; the report covers "
-                "power and sweep runs (ketsim power / ketsim sweep)",
+                "power, sweep and samplesize runs",
                 file=sys.stderr,
             )
             return EXIT_USAGE

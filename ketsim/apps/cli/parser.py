@@ -145,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_explore_parser(sub)
 
-    rp = sub.add_parser("report", help="(re)write the HTML report of a power or sweep run")
+    rp = sub.add_parser(
+        "report", help="(re)write the HTML report of a power, sweep or samplesize run"
+    )
     rp.add_argument("run_dir")
     rp.add_argument("--out", help="output file (default RUN_DIR/report.html)")
     rp.add_argument("--target", type=float, default=0.8, help="target power line (default 0.8)")

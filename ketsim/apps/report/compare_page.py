@@ -4,7 +4,6 @@ analysis with its interval, then size, duration, adverse events, dropouts and bi
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -140,8 +139,10 @@ def render_compare(
     )
     links = []
     for d, run_dir in dict(zip(t["design"], t["run_dir"], strict=True)).items():
-        rep = Path(run_dir) / "report.html"
-        href = os.path.relpath(rep, base) if base is not None else str(rep)
+        rep = Path(run_dir) / "report.html"  # run_dir is relative to the page's directory
+        href = rep.as_posix()
+        if base is not None:
+            rep = base / rep
         what = f"<a href='{_e(href)}'>{_e(d)}</a>" if rep.is_file() else _e(d)
         links.append(f"<li>{what}: run directory {_e(run_dir)}</li>")
     runs = _section(
