@@ -114,7 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sw.set_defaults(func=_cmd_sweep)
 
-    ss = sub.add_parser("samplesize", help="smallest n reaching a target power")
+    ss = sub.add_parser(
+        "samplesize",
+        help="smallest n reaching a target power (fitted curve, z-formula check, samplesize.html)",
+    )
     ss.add_argument("file")
     _engine_args(ss, replicates=400)
     ss.add_argument("--target", type=float, default=0.8, help="target power (default 0.8)")
