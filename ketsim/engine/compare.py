@@ -12,6 +12,7 @@ those of independent runs (common random numbers). A design's power is exactly w
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ketsim.config.scenario import Scenario
-from ketsim.core.seeds import root_entropy
+from ketsim.core.seeds import given_entropy, root_entropy
 from ketsim.engine.power import PowerResult, estimate_power
 from ketsim.engine.runs import RunOptions
 from ketsim.engine.variants import size_of
@@ -214,12 +215,19 @@ def compare_designs(
     for sc, f in zip(scenarios, files, strict=True):
         if not sc.arms or not sc.analyses:
             raise ValueError(f"{f}: analyses: none declared (a design comparison needs them)")
-    entropy = root_entropy(seed, scenarios[0].seed)
     if out is None:
         stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%SZ")
         out = Path(runs_dir) / f"compare-{stamp}"
     path = Path(out)
     path.mkdir(parents=True, exist_ok=True)
+    # the one seed rule (argument, else the scenario's), else the seed this comparison recorded
+    # when it was first started (so that repeating it resumes its designs' runs), else fresh
+    given = given_entropy(seed, scenarios[0].seed)
+    meta = path / "compare.json"
+    if given is None and meta.is_file():
+        given = json.loads(meta.read_text(encoding="utf-8")).get("seed_entropy")
+    entropy = root_entropy(given, None)
+    write_json_atomic(meta, {"kind": "compare", "seed_entropy": entropy, "status": "running"})
     names = design_names(scenarios, files)
     runs = []
     for name, sc, f in zip(names, scenarios, files, strict=True):
@@ -249,6 +257,7 @@ def compare_designs(
         {
             "kind": "compare",
             "seed_entropy": entropy,
+            "status": "complete",
             "replicates": replicates,
             "designs": [
                 {"name": r.name, "file": r.file, "run_dir": design_dir(r.name)} for r in runs

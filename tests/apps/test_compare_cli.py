@@ -15,7 +15,9 @@ from ketsim.apps.cli.compare_command import format_compare
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _design(tmp_path: Path, name: str, primary: int, n: int = 6, rate: float | None = None):
+def _design(
+    tmp_path: Path, name: str, primary: int, n: int = 6, rate: float | None = None, seed=11
+):
     """A two-arm, one-week design (fast); ``primary`` is the index of its primary analysis."""
     data = {
         "name": name,
@@ -37,13 +39,16 @@ def _design(tmp_path: Path, name: str, primary: int, n: int = 6, rate: float | N
     data["analyses"][primary]["primary"] = True
     if rate is not None:
         data["design"] = {"recruitment": {"patients_per_week": rate}}
+    if seed is None:
+        data.pop("seed")
     f = tmp_path / f"{name}.yaml"
     f.write_text(yaml.safe_dump(data, sort_keys=False))
     return f
 
 
-def _compare(files, out, seed="7"):
-    args = ["compare", *map(str, files), "--replicates", "8", "--seed", seed, "--out", str(out)]
+def _compare(files, out, seed: str | None = "7"):
+    args = ["compare", *map(str, files), "--replicates", "8", "--out", str(out)]
+    args += [] if seed is None else ["--seed", seed]
     return main([*args, "--truth-patients", "0", "--quiet", "--no-report"])
 
 
@@ -85,6 +90,17 @@ def test_compare_twice_gives_the_same_csv(compared):
     tmp, a, b = compared
     assert _compare([a, b], tmp / "c2") == 0
     assert (tmp / "c1" / "compare.csv").read_text() == (tmp / "c2" / "compare.csv").read_text()
+
+
+def test_compare_without_a_seed_resumes_with_the_one_it_drew(tmp_path):
+    a = _design(tmp_path, "seedless", primary=1, seed=None)
+    assert _compare([a], tmp_path / "c", seed=None) == 0
+    first = (tmp_path / "c" / "compare.csv").read_text()
+    # the same command again: the recorded seed, so the design's run is found and reused
+    assert _compare([a], tmp_path / "c", seed=None) == 0
+    assert (tmp_path / "c" / "compare.csv").read_text() == first
+    man = json.loads((tmp_path / "c" / "designs" / "seedless" / "manifest.json").read_text())
+    assert len(man["invocations"]) == 2
 
 
 def test_compare_power_is_ketsim_power_with_the_same_seed(compared):

@@ -23,7 +23,7 @@ _EVENT_WORDS = {
 
 def _power_plot(t: pd.DataFrame, target: float | None) -> str:
     """Dot plot: each design's primary power with its 95% Wilson interval, one row per design x
-    comparison, best at the top."""
+    comparison, in the order the designs were given."""
     plt = _plt()
     labels = [
         f"{d}\n{a.rsplit(' (', 1)[0]}\n{c} v {k}"
@@ -88,13 +88,19 @@ def render_compare(
         **{f"{e}_pct": [f"{100 * v:.1f}" for v in t[e]] for e in _EVENT_WORDS},
     )
     reps = ", ".join(sorted({str(int(r)) for r in t["replicates"]}))
-    best = t.loc[t["power"].idxmax()]
+    top = t[t["power"] == t["power"].max()]
+    best = ", ".join(
+        f"<b>{_e(d)}</b> ({_e(c)}: {p:.3f} ± {se:.3f} MC SE)"
+        for d, c, p, se in zip(
+            top["design"], top["comparison_"], top["power"], top["mc_se"], strict=True
+        )
+    )
+    best = ("Highest power: " if len(top) == 1 else "Highest power, tied: ") + best
     lead = (
         f"<p class='lead'>{len(set(t['design']))} designs, {reps} simulated trials each, one "
         f"seed ({entropy}) for all: replicate r of every design draws its patients from the same "
         f"random numbers, so the differences below are not noise between independent runs where "
-        f"designs share population and arm sizes. Highest power: <b>{_e(best['design'])}</b> "
-        f"({best['power']:.3f} ± {best['mc_se']:.3f} MC SE).</p>"
+        f"designs share population and arm sizes. {best}.</p>"
     )
     plot = _section(
         "compare-power",
