@@ -107,16 +107,22 @@ def alternative_for(ep: EndpointSpec, sides: int) -> str:
     return "less"  # pain endpoints: lower on treatment; relapse: hazard ratio < 1
 
 
-def _label(a: AnalysisSpec) -> str:
+def model_words(a: AnalysisSpec) -> str:
+    """The analysis' method with its model details: MMRM covariance, multiplicity and, for a
+    crossover, which model it is (``crossover with carry-over term`` or ``crossover without
+    carry-over term``): both print as rows of the same method, so each must say which it is."""
     extra = ""
     if a.method == "mmrm":
         extra = f" {a.covariance}"
-    if a.multiplicity != "none":
-        extra += f" {a.multiplicity}"
     if a.method == "crossover":
-        # both models print as rows of the same method: say which one each is
-        extra += " carry-over" if a.carryover else " no carry-over"
-    return f"{a.endpoint} {a.method}{extra} ({a.strategy})"
+        extra += " with carry-over term" if a.carryover else " without carry-over term"
+    if a.multiplicity != "none":
+        extra += f", {a.multiplicity}"
+    return f"{a.method}{extra}"
+
+
+def _label(a: AnalysisSpec) -> str:
+    return f"{a.endpoint} {model_words(a)} ({a.strategy})"
 
 
 def find_analysis(sc: Scenario, key: str | int) -> int:

@@ -177,5 +177,7 @@ def test_report_refuses_a_pk_run(tmp_path, capsys):
     assert main(["pk", str(f), "--out", str(out), "--seed", "1", "--quiet"]) == 0
     capsys.readouterr()
     assert main(["report", str(out)]) == 2
-    assert "is a pk run; the report covers power and sweep runs" in capsys.readouterr().err
+    assert (
+        "is a pk run; the report covers power, sweep and samplesize runs" in capsys.readouterr().err
+    )
     assert not (out / "report.html").exists()

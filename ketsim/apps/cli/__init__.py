@@ -4,7 +4,8 @@
 (:func:`main`, the console script ``ketsim``); the commands live in
 :mod:`~ketsim.apps.cli.scenario_commands` (``scenario validate|show``, ``pk``, ``simulate``),
 :mod:`~ketsim.apps.cli.engine_commands` (``power``, ``sweep``, ``samplesize``, ``report`` and
-their shared execution arguments) and :mod:`~ketsim.apps.cli.bench_command` (``bench``); the
+their shared execution arguments) and :mod:`~ketsim.apps.cli.bench_command` (``bench``) and
+:mod:`~ketsim.apps.cli.compare_command` (``compare``); the
 text tables they print in :mod:`~ketsim.apps.cli.formatting`. ``validate`` (published trials),
 ``export`` / ``import-doses`` and ``explore`` add their own parsers from
 :mod:`ketsim.apps.published_checks`, :mod:`ketsim.apps.interchange` and

@@ -14,6 +14,7 @@ from ketsim.apps.cli.formatting import (
     format_group_sequential,
     format_multiplicity,
     format_power,
+    format_samplesize,
     format_sweep,
     power_warnings,
 )
@@ -260,34 +261,27 @@ def _cmd_samplesize(args) -> int:
     )
     if res is None:
         return rc
+    from ketsim.engine.sample_size_check import search_cross_check
+
+    check = search_cross_check(sc, analysis, res)
+    page = None
+    if not args.no_report:
+        try:
+            from ketsim.apps.report.samplesize_page import write_samplesize_page
+
+            page = write_samplesize_page(res.store.path)
+        except (OSError, ImportError) as err:
+            print(f"ketsim: samplesize.html not written: {err}", file=sys.stderr)
     if not args.quiet:
-        _say(
-            args,
-            f"scenario {sc.name}: {res.analysis}, {res.comparison} v its control; target power "
-            f"{res.target:g}; {args.replicates} replicates per size, seed {res.entropy}",
-        )
         if args.format == "csv":
+            # only the table on standard output; the answer and the files on standard error
             _csv_out(res.points)
+            _say(args, format_samplesize(sc, res, check, args))
         else:
-            print(res.points.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        # the fitted curve pools every evaluated size, so it is the answer; single points carry
-        # their own Monte Carlo error and can cross the target by luck
-        if res.n_fit == res.n_fit:
-            _say(
-                args,
-                f"answer: {res.unit} = {res.n_fit:.1f} (95% interval {res.n_fit_low:.1f} to "
-                f"{res.n_fit_high:.1f}) for power {res.target:g}, from the probit fit "
-                "power = Phi(a + b sqrt(n)) over all evaluated sizes",
-            )
-        if res.n_observed is None:
-            _say(args, f"target not reached up to {res.unit} = {args.n_max}")
-        else:
-            _say(
-                args,
-                f"(smallest single evaluated {res.unit} with power >= {res.target:g}: "
-                f"{res.n_observed}; each point has its own MC error)",
-            )
+            print(format_samplesize(sc, res, check, args))
         _say(args, f"wrote {res.store.path}/samplesize_points.csv, samplesize.json, manifest.json")
+        if page:
+            _say(args, f"report: {page}")
     elif args.format == "csv":
         _csv_out(res.points)
     return EXIT_OK
@@ -313,10 +307,15 @@ def _cmd_report(args) -> int:
     if man.is_file():
         m = json.loads(man.read_text(encoding="utf-8"))
         kind = m.get("kind") or m.get("command") or ""  # pk / simulate record "command"
+        if kind == "samplesize":
+            from ketsim.apps.report.samplesize_page import write_samplesize_page
+
+            print(f"wrote {write_samplesize_page(args.run_dir, out=args.out)}")
+            return EXIT_OK
         if kind not in ("power", "sweep"):
             print(
                 f"ketsim report: {args.run_dir} is a {kind or 'unknown'} run; the report covers "
-                "power and sweep runs (ketsim power / ketsim sweep)",
+                "power, sweep and samplesize runs",
                 file=sys.stderr,
             )
             return EXIT_USAGE

@@ -242,3 +242,44 @@ def format_multiplicity(table) -> str:
             f" {r['power']:>8.3f} ({r['mc_se']:.3f})"
         )
     return "\n".join(lines)
+
+
+def format_samplesize(sc, res, check, args) -> str:
+    """``ketsim samplesize`` output: the fitted size with its interval first (the answer), the
+    normal-approximation cross-check beside it, then every evaluated size."""
+    lines = [
+        f"scenario {sc.name}: {res.analysis}, {res.comparison} v its control; target power "
+        f"{res.target:g}; {args.replicates} replicates per size, seed {res.entropy}"
+    ]
+    # the fitted curve pools every evaluated size, so it is the answer; single points carry
+    # their own Monte Carlo error and can cross the target by luck
+    if res.n_fit == res.n_fit:
+        ci = (
+            f" (95% interval {res.n_fit_low:.1f} to {res.n_fit_high:.1f})"
+            if res.n_fit_low == res.n_fit_low
+            else " (no interval: the fit's covariance is not defined)"
+        )
+        lines.append(
+            f"answer: {res.unit} = {res.n_fit:.1f}{ci} for power {res.target:g}, from the "
+            "probit fit power = Phi(a + b sqrt(n)) over all evaluated sizes"
+        )
+    else:
+        lines.append("answer: the probit curve could not be fitted (too few informative sizes)")
+    if check.n == check.n:
+        lines.append(
+            f"normal-approximation cross-check: {res.unit} = {check.n:.1f} from the two-sample z "
+            f"formula with the simulated effect {check.effect:.3f} and SDs {check.sd_treatment:.3f}"
+            f" / {check.sd_control:.3f} (alpha {check.alpha:g}, {check.sides}-sided, unadjusted; "
+            "no baseline adjustment or strategy: the order, not the number)"
+        )
+    else:
+        lines.append(f"normal-approximation cross-check: not computed ({check.reason})")
+    lines.append(res.points.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if res.n_observed is None:
+        lines.append(f"target not reached up to {res.unit} = {args.n_max}")
+    else:
+        lines.append(
+            f"(smallest single evaluated {res.unit} with power >= {res.target:g}: "
+            f"{res.n_observed}; each point has its own MC error)"
+        )
+    return "\n".join(lines)

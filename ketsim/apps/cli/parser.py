@@ -115,7 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sw.set_defaults(func=_cmd_sweep)
 
-    ss = sub.add_parser("samplesize", help="smallest n reaching a target power")
+    ss = sub.add_parser(
+        "samplesize",
+        help="smallest n reaching a target power (fitted curve, z-formula check, samplesize.html)",
+    )
     ss.add_argument("file")
     _engine_args(ss, replicates=400)
     ss.add_argument("--target", type=float, default=0.8, help="target power (default 0.8)")
@@ -130,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--n-max", type=int, default=2000, help="largest size tried (default 2000)")
     ss.set_defaults(func=_cmd_samplesize)
 
+    from ketsim.apps.cli.compare_command import add_compare_parser
+
+    add_compare_parser(sub, _engine_args)
+
     from ketsim.apps.published_checks import add_validate_parser
 
     add_validate_parser(sub)
@@ -142,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_explore_parser(sub)
 
-    rp = sub.add_parser("report", help="(re)write the HTML report of a power or sweep run")
+    rp = sub.add_parser(
+        "report", help="(re)write the HTML report of a power, sweep or samplesize run"
+    )
     rp.add_argument("run_dir")
     rp.add_argument("--out", help="output file (default RUN_DIR/report.html)")
     rp.add_argument("--target", type=float, default=0.8, help="target power line (default 0.8)")

@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 
+from ketsim.analysis.analyses import model_words
 from ketsim.apps.report.html_parts import (
     _e,
     _missing,
@@ -18,6 +19,7 @@ from ketsim.apps.report.html_parts import (
     _table,
 )
 from ketsim.apps.report.sequential_tables import sequential_tables
+from ketsim.config.scenario import ScenarioError
 from ketsim.sim.trial import STRATA
 from ketsim.storage.reader import (
     RunTables,
@@ -31,11 +33,12 @@ def _power_panel(run: RunTables) -> str:
     null = (p["hypothesis"] == "null").all()
     p = p.assign(
         comparison_=p["comparison"] + " v " + p["control"],
+        model=_model_column(run, p),
         ci=[f"{a:.3f}–{b:.3f}" for a, b in zip(p["wilson_low"], p["wilson_high"], strict=True)],
     )
     cols = {
         "endpoint": "endpoint",
-        "method": "method",
+        "model": "method (model)",
         "strategy": "strategy",
         "comparison_": "comparison",
         "power": "type-I error" if null else "power",
@@ -59,11 +62,25 @@ def _power_panel(run: RunTables) -> str:
     )
     flags = p["flags"][p["flags"] != ""] if "flags" in p else p.iloc[0:0]
     warn = "".join(
-        f"<p class='warn'>⚠ {_e(p.at[i, 'endpoint'])} {_e(p.at[i, 'method'])} "
+        f"<p class='warn'>⚠ {_e(p.at[i, 'endpoint'])} {_e(p.at[i, 'model'])} "
         f"({_e(p.at[i, 'comparison_'])}): {_e(f)}</p>"
         for i, f in flags.items()
     )
     return _section("power", "Power", warn + _table(p, cols) + sequential_tables(run), note)
+
+
+def _model_column(run: RunTables, p) -> list[str]:
+    """Each row's method with its model details (e.g. ``crossover with carry-over term``): two
+    crossover analyses of one endpoint differ only there. From the run's scenario; the bare
+    method when the scenario cannot be read or does not have the analysis."""
+    try:
+        analyses = run.scenario().analyses
+    except (ScenarioError, OSError):  # a report of an old run must not fail on this column
+        analyses = []
+    return [
+        model_words(analyses[int(i)]) if 0 <= int(i) < len(analyses) else str(m)
+        for i, m in zip(p["analysis_id"], p["method"], strict=True)
+    ]
 
 
 def _power_curve(run: RunTables, target: float) -> str:
