@@ -86,7 +86,7 @@ def add_compare_parser(sub, engine_args) -> None:
     cp = sub.add_parser(
         "compare",
         help="designs side by side with common random numbers: power, n, duration, AEs, bias",
-        epilog="example:\n  ketsim compare a.yaml b.yaml --replicates 500 --seed 1 --out runs/ab",
+        epilog="examples:\n  ketsim compare a.yaml b.yaml --replicates 500 --seed 1 --out runs/ab",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     cp.add_argument("files", nargs="+", metavar="FILE", help="scenario files (the designs)")
