@@ -13,11 +13,12 @@ from ketsim.apps.common import EXIT_OK, EXIT_USAGE, _load
 
 __all__ = ["add_discriminate_parser"]
 
-EXAMPLES = """examples:
-  ketsim discriminate scenarios/designs/dose_duration_sweep.yaml \\
-      scenarios/published/sigtermans2009.yaml --replicates 200 --jobs 2
-  ketsim discriminate A.yaml B.yaml --hypotheses dahan,sustained_blockade --weights 0.3,0.7
-"""
+EXAMPLES = (
+    "examples:\n"
+    "  ketsim discriminate scenarios/designs/discriminate_4h_2weeks.yaml "
+    "scenarios/designs/discriminate_100h_12weeks.yaml --replicates 200 --jobs 2\n"
+    "  ketsim discriminate A.yaml B.yaml --hypotheses dahan,sustained_blockade --weights 0.3,0.7\n"
+)
 
 
 def add_discriminate_parser(sub) -> None:
