@@ -158,3 +158,14 @@ def test_crossover_rows_name_their_model(tmp_path):
     page = _power_panel(load_run(tmp_path / "x"))
     assert page.count("<td>crossover with carry-over term</td>") == 4  # 2 effects + 2 carry-over
     assert page.count("<td>crossover without carry-over term, holm</td>") == 2
+
+
+def test_samplesize_target_defaults_to_the_scenarios_target_power(tmp_path):
+    f = _design(tmp_path, "tp", primary=1, n=6)
+    data = yaml.safe_load(f.read_text())
+    data["statistics"] = {"target_power": 0.9}
+    f.write_text(yaml.safe_dump(data))
+    out = tmp_path / "tp"
+    args = ["samplesize", str(f), "--replicates", "6", "--seed", "3", "--out", str(out)]
+    assert main([*args, "--n-max", "12", "--quiet", "--no-report"]) == 0
+    assert json.loads((out / "samplesize.json").read_text())["target_power"] == 0.9

@@ -248,7 +248,7 @@ def _cmd_samplesize(args) -> int:
         "samplesize",
         search_sample_size,
         sc=sc,
-        target=args.target,
+        target=args.target if args.target is not None else sc.statistics.target_power,
         analysis=analysis,
         comparison=args.comparison,
         replicates=args.replicates,

@@ -121,7 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ss.add_argument("file")
     _engine_args(ss, replicates=400)
-    ss.add_argument("--target", type=float, default=0.8, help="target power (default 0.8)")
+    ss.add_argument(
+        "--target",
+        type=float,
+        default=None,
+        help="target power (default: the scenario's statistics.target_power, 0.8)",
+    )
     ss.add_argument(
         "--analysis",
         default=None,
@@ -154,7 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("run_dir")
     rp.add_argument("--out", help="output file (default RUN_DIR/report.html)")
-    rp.add_argument("--target", type=float, default=0.8, help="target power line (default 0.8)")
+    rp.add_argument(
+        "--target",
+        type=float,
+        default=None,
+        help="target power line (default: the scenario's statistics.target_power, 0.8)",
+    )
     rp.set_defaults(func=_cmd_report)
 
     add_discriminate_parser(sub)

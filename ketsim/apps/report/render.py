@@ -104,10 +104,16 @@ def figures(run_dir: str | Path, target: float = 0.8) -> dict[str, Any]:
         html_parts._SINK = None
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None, target: float = 0.8) -> Path:
-    """Write ``report.html`` (or ``out``) for a run directory; returns its path."""
+def write_report(
+    run_dir: str | Path, out: str | Path | None = None, target: float | None = None
+) -> Path:
+    """Write ``report.html`` (or ``out``) for a run directory; returns its path.
 
+    ``target``: the power line of the report (None: the scenario's ``statistics.target_power``).
+    """
     run = load_run(run_dir)
+    if target is None:
+        target = run.scenario().statistics.target_power
     path = Path(out) if out is not None else run.path / "report.html"
     write_text_atomic(path, render_report(run, target))
     return path

@@ -213,6 +213,13 @@ class StatisticsSpec(StrictModel):
     """Significance level and sidedness of every analysis unless overridden."""
 
     alpha: float = Field(0.05, gt=0, lt=1, description="type-I error rate")
+    target_power: float = Field(
+        0.8,
+        gt=0,
+        lt=1,
+        description="the power the design aims at: the default target of samplesize, compare "
+        "and the report's target line (0.8, the conventional choice)",
+    )
     sides: Literal[1, 2] = Field(
         2, description="2: two-sided; 1: one-sided in the direction of benefit"
     )
