@@ -229,10 +229,12 @@ def test_same_fit_with_one_and_two_jobs(synthetic, tmp_path):
 def test_simulated_targets_are_those_of_ketsim_validate():
     from ketsim.apps.published_checks import validate_scenario
 
-    ts = TargetSet.from_files(["scenarios/published/huge2010_intranasal.yaml"])
+    ts = TargetSet.from_files(["scenarios/published/dahan2011.yaml"])
     ts = TargetSet.from_mappings(
-        [_scenario([_target("placebo", -1.0, 0.3), _target("ketamine", -2.0, 0.3)])]
-        + [ts.data[ts.names[0]]]
+        [
+            _scenario([_target("placebo", -1.0, 0.3), _target("ketamine", -2.0, 0.3)]),
+            ts.data[ts.names[0]],
+        ]
     )
     x = ts.simulate(HYP, {PARAM.name: 0.2}, 6, entropy=42)
     for name in ts.names:
@@ -240,3 +242,11 @@ def test_simulated_targets_are_those_of_ketsim_validate():
         keys = [t.key for t in ts.targets if t.scenario == name]
         np.testing.assert_array_equal([x[k] for k in keys], df["simulated"].to_numpy(float))
         np.testing.assert_array_equal([x[k + "|se"] for k in keys], df["mc_se"].to_numpy(float))
+
+
+def test_cli_rejects_a_parameter_the_hypothesis_does_not_declare(capsys):
+    from ketsim.apps.cli import main
+
+    assert main(["calibrate", "--hypothesis", "dahan", "--parameters", "blockade_gamma"]) == 2
+    assert "not an uncertain parameter of dahan" in capsys.readouterr().err
+    assert main(["calibrate", "--hypothesis", "dahan", "--population", "1"]) == 2

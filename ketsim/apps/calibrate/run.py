@@ -109,6 +109,15 @@ def _open(key, seed, out, base, label) -> tuple[RunStore, bool]:
     return RunStore.create(KIND, label, key, root_entropy(seed, None), base=base), False
 
 
+def _has_generation(db: str) -> bool:
+    """True if the pyabc database holds a finished generation (t >= 0) of analysis 1."""
+    try:
+        h = pyabc.History(db, _id=1)
+        return int(h.max_t) >= 0
+    except Exception:  # no analysis yet, or a database cut short before its first write
+        return False
+
+
 def _generations(history, settings: FitSettings) -> pd.DataFrame:
     pops = history.get_all_populations()
     pops = pops[pops.t >= 0]
@@ -248,29 +257,47 @@ def calibrate(
         status="running",
     )
     db = "sqlite:///" + str((store.path / "abc.db").resolve())
-    abc = make_abc(targets, params, settings, entropy, jobs)
-    done_t = -1
-    if resumed and (store.path / "abc.db").is_file():
-        try:
-            history = abc.load(db, 1)
-            done_t = int(history.max_t)
-        except Exception:  # a database left without a finished first generation: start over
-            (store.path / "abc.db").unlink()
-            done_t = -1
-    if done_t < 0:
-        if (store.path / "abc.db").is_file():
-            (store.path / "abc.db").unlink()
+    if not resumed or not _has_generation(db):
+        (store.path / "abc.db").unlink(missing_ok=True)
         abc = make_abc(targets, params, settings, entropy, jobs)
-        abc.new(db, observed(targets))
-    history = abc.history
-    last_eps = float(history.get_all_populations().epsilon.iloc[-1]) if done_t >= 0 else np.inf
-    remaining = settings.generations - (done_t + 1)
-    if remaining > 0 and last_eps > min_eps:
+        history = abc.new(db, observed(targets))
+    else:
+        history = None
+    # One generation per pyabc run(), each from a freshly loaded ABCSMC: every generation, of an
+    # uninterrupted or a resumed run, starts from the stored population the same way (a reused
+    # ABCSMC object would re-calibrate epsilon from its cached prior sample), and the stopping
+    # rule can wait for the full replicate count.
+    r_max = settings.replicates[1]
+    while True:
+        if history is None or int(history.max_t) >= 0:
+            abc = make_abc(targets, params, settings, entropy, jobs)
+            history = abc.load(db, 1)
+        pops = history.get_all_populations()
+        pops = pops[pops.t >= 0]
+        t_last = int(pops.t.max()) if len(pops) else -1
+        spent = int(history.total_nr_simulations)
+        if t_last + 1 >= settings.generations or spent >= settings.max_evaluations:
+            break
+        if (
+            t_last >= 0
+            and float(pops.epsilon.iloc[-1]) <= min_eps + 1e-12
+            and replicates_at(t_last, settings.replicates) >= r_max
+        ):
+            break
+        left = settings.max_evaluations - spent
+        # a generation gives up after `left` simulations (pyabc: population / min rate)
         history = abc.run(
-            minimum_epsilon=min_eps,
-            max_nr_populations=remaining,
-            max_total_nr_simulations=settings.max_evaluations,
+            max_nr_populations=1, min_acceptance_rate=settings.population / max(left, 1)
         )
+        if int(history.max_t) <= t_last:  # the generation gave up (acceptance too low)
+            break
+        store.update(generations_done=int(history.max_t) + 1)
+        if verbose:
+            g = history.get_all_populations().iloc[-1]
+            print(
+                f"generation {int(g.t)}: epsilon {g.epsilon:.3g}, {int(g.samples)} simulations",
+                file=sys.stderr,
+            )
     post_all = populations(history, params)
     post = post_all[post_all.generation == history.max_t].drop(columns="generation")
     pred = predictive(history, targets)

@@ -2,11 +2,12 @@
 and the standardised discrepancy of each from its published value.
 
 The simulated summaries are those of ``ketsim validate``
-(:func:`~ketsim.apps.published_checks.validate_scenario`, computed by :func:`simulate_rows`): every target is computed from ``R``
-replicate trials (or PK studies) of its scenario with the candidate PD values merged into the
-scenario's ``pd:`` section and ``switches.lasting_effect`` set to the hypothesis. Every candidate
-uses the same root entropy, so the replicates share their random numbers (common random numbers):
-two nearby parameter vectors differ by the effect of the parameters, not by simulation noise.
+(:func:`~ketsim.apps.published_checks.validate_scenario`; here :func:`simulate_rows`): every
+target is computed from ``R`` replicate trials (or PK studies) of its scenario with the candidate
+PD values merged into the scenario's ``pd:`` section and ``switches.lasting_effect`` set to the
+hypothesis. Every candidate uses the same root entropy, so the replicates share their random
+numbers (common random numbers): two nearby parameter vectors differ by the effect of the
+parameters, not by simulation noise.
 
 Discrepancy of one target (simulated ``x`` with Monte Carlo SE ``s``)
 --------------------------------------------------------------------
@@ -58,12 +59,12 @@ from ketsim.config.scenario import (
 
 __all__ = [
     "BOUND_SCALE",
-    "simulate_rows",
     "NAN_DISCREPANCY",
     "Target",
     "TargetSet",
     "discrepancies",
     "distance",
+    "simulate_rows",
 ]
 
 #: resolution of a stated bound on a fraction of trials (Noppers 2010's "P(lasting) <= 0.40"):
