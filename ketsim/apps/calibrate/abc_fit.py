@@ -124,8 +124,9 @@ class OrderedSampler(Sampler):
             rate = 1.0 if all_accepted else self._rate  # the last generation's, then this one's
             done = 0
             while accepted < n and used < max_eval:
+                # at most n per round: a wrong rate guess wastes at most one population
                 k = math.ceil(1.2 * (n - accepted) / max(rate, 0.02))
-                k = max(self.jobs, min(k, 8 * n))
+                k = max(self.jobs, min(k, n))
                 edges = np.linspace(done, done + k, self.jobs + 1).round().astype(int)
                 blocks = Parallel(n_jobs=self.jobs, backend="loky")(
                     delayed(_evaluate)(payload, self.entropy, t, int(a), int(b))
@@ -251,8 +252,10 @@ def make_abc(
     settings: FitSettings,
     entropy: int,
     jobs: int = 1,
+    sampler: OrderedSampler | None = None,
 ) -> pyabc.ABCSMC:
-    """The pyabc ABCSMC object of a fit (not yet attached to a database)."""
+    """The pyabc ABCSMC object of a fit (not yet attached to a database); ``sampler`` reuses
+    one :class:`OrderedSampler` across generations (its acceptance rate sizes the batches)."""
     prior = pyabc.Distribution(
         **{
             p.name: pyabc.RV("uniform", p.internal_bounds[0], np.diff(p.internal_bounds)[0])
@@ -271,7 +274,7 @@ def make_abc(
             if settings.min_epsilon is not None
             else default_min_epsilon(len(targets.targets))
         ),
-        sampler=OrderedSampler(entropy, jobs),
+        sampler=sampler if sampler is not None else OrderedSampler(entropy, jobs),
     )
 
 

@@ -38,6 +38,7 @@ import yaml
 from ketsim import __version__
 from ketsim.apps.calibrate.abc_fit import (
     FitSettings,
+    OrderedSampler,
     default_min_epsilon,
     make_abc,
     observed,
@@ -257,9 +258,10 @@ def calibrate(
         status="running",
     )
     db = "sqlite:///" + str((store.path / "abc.db").resolve())
+    sampler = OrderedSampler(entropy, jobs)
     if not resumed or not _has_generation(db):
         (store.path / "abc.db").unlink(missing_ok=True)
-        abc = make_abc(targets, params, settings, entropy, jobs)
+        abc = make_abc(targets, params, settings, entropy, jobs, sampler)
         history = abc.new(db, observed(targets))
     else:
         history = None
@@ -270,7 +272,7 @@ def calibrate(
     r_max = settings.replicates[1]
     while True:
         if history is None or int(history.max_t) >= 0:
-            abc = make_abc(targets, params, settings, entropy, jobs)
+            abc = make_abc(targets, params, settings, entropy, jobs, sampler)
             history = abc.load(db, 1)
         pops = history.get_all_populations()
         pops = pops[pops.t >= 0]
@@ -313,7 +315,7 @@ def calibrate(
     result = CalibrationResult(store.path, entropy, post, gens, ptab, ppc, elapsed, resumed)
     if page:
         write_page(result, params, targets, settings, min_eps)
-    surplus = getattr(abc.sampler, "surplus_evaluations", 0)
+    surplus = sampler.surplus_evaluations
     store.update(
         status="complete",
         generations_done=int(history.max_t) + 1,
