@@ -250,3 +250,26 @@ def test_cli_rejects_a_parameter_the_hypothesis_does_not_declare(capsys):
     assert main(["calibrate", "--hypothesis", "dahan", "--parameters", "blockade_gamma"]) == 2
     assert "not an uncertain parameter of dahan" in capsys.readouterr().err
     assert main(["calibrate", "--hypothesis", "dahan", "--population", "1"]) == 2
+
+
+def test_a_run_interrupted_mid_way_resumes_to_the_uninterrupted_posterior(
+    synthetic, tmp_path, monkeypatch
+):
+    s = FitSettings(HYP, population=10, generations=4, replicates=(1, 4), min_epsilon=1.9)
+    ref = calibrate(synthetic, [PARAM], s, seed=3, out=tmp_path / "ref", page=False)
+    assert len(ref.generations) == 4
+    orig = OrderedSampler.sample_until_n_accepted
+
+    def dies_at_generation_2(self, *a, **kw):
+        if kw.get("t", a[2] if len(a) > 2 else None) == 2:
+            raise KeyboardInterrupt
+        return orig(self, *a, **kw)
+
+    monkeypatch.setattr(OrderedSampler, "sample_until_n_accepted", dies_at_generation_2)
+    with pytest.raises(KeyboardInterrupt):
+        calibrate(synthetic, [PARAM], s, seed=3, out=tmp_path / "cut", page=False)
+    monkeypatch.setattr(OrderedSampler, "sample_until_n_accepted", orig)
+    again = calibrate(synthetic, [PARAM], s, seed=3, out=tmp_path / "cut", page=False)
+    assert again.resumed
+    pd.testing.assert_frame_equal(again.posterior, ref.posterior)
+    pd.testing.assert_frame_equal(again.generations, ref.generations)
