@@ -255,9 +255,9 @@ def test_cli_rejects_a_parameter_the_hypothesis_does_not_declare(capsys):
 def test_a_run_interrupted_mid_way_resumes_to_the_uninterrupted_posterior(
     synthetic, tmp_path, monkeypatch
 ):
-    s = FitSettings(HYP, population=10, generations=4, replicates=(1, 4), min_epsilon=1.9)
+    s = FitSettings(HYP, population=6, generations=3, replicates=(1, 4), min_epsilon=1.9)
     ref = calibrate(synthetic, [PARAM], s, seed=3, out=tmp_path / "ref", page=False)
-    assert len(ref.generations) == 4
+    assert len(ref.generations) == 3
     orig = OrderedSampler.sample_until_n_accepted
 
     def dies_at_generation_2(self, *a, **kw):
