@@ -46,6 +46,9 @@ TRUTH_REPLICATE = 2**40
 AUXILIARY = {
     "sample_size_bootstrap": 2**41,  # parametric bootstrap of the fitted power curve
     "validation_bootstrap": 2**42,  # bootstrap MC SE of medians and crossing times (validate)
+    # ABC-SMC proposals of `ketsim calibrate`: particle i of generation t draws from
+    # spawn_key (2**43, t + 1, i), so a fit does not depend on the number of workers
+    "calibration_proposals": 2**43,
 }
 
 

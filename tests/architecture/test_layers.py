@@ -178,7 +178,12 @@ SCIPY_STATS_ALLOWED = {
 }
 #: modules whose commands import their own subsystem on demand, so that ``ketsim --help`` or
 #: ``ketsim scenario validate`` starts in ~0.2 s instead of importing the engine (mesa, scipy)
-LAZY_BY_DESIGN = ("ketsim/apps/cli/", "ketsim/apps/explore_cli.py", "ketsim/apps/explorer/")
+LAZY_BY_DESIGN = (
+    "ketsim/apps/cli/",
+    "ketsim/apps/explore_cli.py",
+    "ketsim/apps/explorer/",
+    "ketsim/apps/calibrate/cli.py",
+)
 
 
 def test_function_level_imports_only_for_heavy_optional_libraries():

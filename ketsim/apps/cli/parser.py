@@ -146,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_validate_parser(sub)
 
+    from ketsim.apps.calibrate.cli import add_calibrate_parser
+
+    add_calibrate_parser(sub)
+
     from ketsim.apps.interchange import add_interchange_parsers
 
     add_interchange_parsers(sub)
