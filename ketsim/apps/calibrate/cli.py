@@ -32,6 +32,13 @@ def add_calibrate_parser(subparsers: Any) -> argparse.ArgumentParser:
             "with the posterior ensemble, diagnostics and calibration.html. Exit 0 on success, "
             "2 on bad input."
         ),
+        epilog=(
+            "examples:\n"
+            "  ketsim calibrate --hypothesis sustained_blockade --jobs 2\n"
+            "  ketsim calibrate scenarios/published/sigtermans2009.yaml --hypothesis dahan "
+            "--population 40 --replicates 5,20\n"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "paths",
