@@ -57,7 +57,7 @@ class SwitchesSpec(StrictModel):
     lasting_effect: Literal["dahan", "sustained_blockade", "delayed_peak"] = Field(
         DEFAULT_LASTING_EFFECT,
         description="mechanism of the lasting effect (MODEL.md §5): Dahan's slow compartment "
-        "(Dahan 2011), drive only while the slow effect site stays above a threshold (default: "
+        "(Dahan 2011), drive only while the fast effect site stays above a threshold (default: "
         "the only one that meets every calibration target), or a finite sensitization turnover "
         "that delays the peak (Orhurhu 2019)",
     )
