@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ketsim.core.pk.model import OUTPUTS
 from ketsim.config.scenario import PopulationSpec, RegimenSpec, parse_scenario
+from ketsim.core.pk.model import OUTPUTS
 from ketsim.engine.chunks import simulate_chunk
 from ketsim.engine.executors import Task, chunk_ranges, default_chunk_size, run_chunks
 from ketsim.sim.compile import compile_dosing

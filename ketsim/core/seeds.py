@@ -46,6 +46,7 @@ TRUTH_REPLICATE = 2**40
 AUXILIARY = {
     "sample_size_bootstrap": 2**41,  # parametric bootstrap of the fitted power curve
     "validation_bootstrap": 2**42,  # bootstrap MC SE of medians and crossing times (validate)
+    "pk_band_sample": 2**43,  # patients whose curves give the PK page's 5/50/95% bands
 }
 
 

@@ -254,10 +254,20 @@ def _cmd_report(args) -> int:
     if man.is_file():
         m = json.loads(man.read_text(encoding="utf-8"))
         kind = m.get("kind") or m.get("command") or ""  # pk / simulate record "command"
+        if kind == "pk":
+            from ketsim.apps.report.pk_page import write_pk_page
+
+            try:
+                path = write_pk_page(args.run_dir, out=args.out)
+            except FileNotFoundError as err:  # a pk run written before bands.parquet existed
+                print(f"ketsim report: {args.run_dir}: {err}; re-run `ketsim pk`", file=sys.stderr)
+                return EXIT_USAGE
+            print(f"wrote {path}")
+            return EXIT_OK
         if kind not in ("power", "sweep"):
             print(
-                f"ketsim report: {args.run_dir} is a {kind or 'unknown'} run; the report covers "
-                "power and sweep runs (ketsim power / ketsim sweep)",
+                f"ketsim report: {args.run_dir} is a {kind or 'unknown'} run; reports cover "
+                "power, sweep and pk runs (ketsim power / ketsim sweep / ketsim pk)",
                 file=sys.stderr,
             )
             return EXIT_USAGE
