@@ -24,6 +24,7 @@ from ketsim.sim.pk_study import (
     BAND_SAMPLE,
     CHUNK_BUDGET_BYTES,
     PKPlan,
+    check_pk_memory,
     pk_chunks,
     pk_output_bytes,
     plan_pk,
@@ -99,6 +100,7 @@ def run_pk(
     out = Path(out)
     n, o = scenario.population.n, scenario.output
     n_times = int(np.arange(0.0, o.end + 0.5 * o.step, o.step).size)
+    check_pk_memory(scenario, budget_bytes, band_sample)  # memory first, then disk
     check_disk(
         pk_output_bytes(n, n_times, 2 if scenario.drug == "racemic" else 1),
         out,

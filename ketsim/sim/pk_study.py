@@ -27,6 +27,7 @@ from ketsim.sim.regimen import build_plan
 __all__ = [
     "PKPlan",
     "PKResult",
+    "check_pk_memory",
     "pk_chunks",
     "pk_memory_estimate",
     "pk_output_bytes",
@@ -216,6 +217,26 @@ def pk_memory_estimate(
     return chunk, estimate
 
 
+def check_pk_memory(
+    scenario: Scenario,
+    budget_bytes: float = CHUNK_BUDGET_BYTES,
+    band_sample: int = BAND_SAMPLE,
+) -> tuple[int, float]:
+    """Patients per chunk and the memory estimate of a streamed run of ``scenario``; raises
+    :class:`~ketsim.core.resources.ResourceLimitError` when the estimate exceeds the limit."""
+    o = scenario.output
+    t = int(np.arange(0.0, o.end + 0.5 * o.step, o.step).size)  # compile_pk_study's grid
+    n, s = scenario.population.n, 2 if scenario.drug == "racemic" else 1
+    chunk, estimate = pk_memory_estimate(n, t, s, budget_bytes, band_sample)
+    check_memory(
+        estimate,
+        f"population PK of {n:,} patients x {t:,} output times, streamed in chunks of "
+        f"{chunk:,} patients",
+        "use fewer patients, a coarser output.step or an earlier output.end",
+    )
+    return chunk, estimate
+
+
 def pk_output_bytes(n: int, times: int, systems: int = 1) -> float:
     """Estimated size of ``concentrations.parquet``: one row per patient and time, 4
     concentrations per enantiomer system (patient and time compress to almost nothing)."""
@@ -263,16 +284,9 @@ def plan_pk(
     """
     entropy = root_entropy(seed, scenario.seed)
     study = compile_pk_study(scenario)
-    n, t = scenario.population.n, study.times_h.size
-    s = 2 if study.racemic else 1
-    chunk, estimate = pk_memory_estimate(n, t, s, budget_bytes, band_sample)
+    n = scenario.population.n
+    chunk, estimate = check_pk_memory(scenario, budget_bytes, band_sample)
     n_band = min(n, band_sample)
-    check_memory(
-        estimate,
-        f"population PK of {n:,} patients x {t:,} output times, streamed in chunks of "
-        f"{chunk:,} patients",
-        "use fewer patients, a coarser output.step or an earlier output.end",
-    )
     pop = sample_population(scenario.population, entropy, replicate=0)
     if n_band < n:
         rng = auxiliary_stream(entropy, "pk_band_sample")

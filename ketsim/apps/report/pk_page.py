@@ -157,7 +157,7 @@ def _bands_figure(bands: pd.DataFrame, names: dict[str, str]) -> tuple[str, list
                 f"{name}: shown to {end:.0f} h; from then to the end of the output window "
                 f"({t[-1]:g} h) the 95% band stays below 1% of its peak"
             )
-    axes[0, 0].legend(loc="center right", frameon=False)
+    axes[1, 1].legend(loc="upper right", frameon=False)  # the empty corner of the slow decay
     fig.tight_layout()
     return _png(fig, "pk_bands"), notes
 
