@@ -124,7 +124,7 @@ def test_pk_page_and_report(tmp_path, capsys):
     # genotype table: one row per diplotype present, with its patient count
     pats = pd.read_parquet(out / "patients.parquet")
     for d, k in pats["cyp2b6"].value_counts().items():
-        assert f"<td>{d}</td><td>{k}</td>" in html
+        assert f"<td>{d}</td><td>{k:,}</td>" in html
     assert "S-ketamine AUC (ng·h/mL), median (5–95%)" in html
     assert "clarithromycin" in html and "<td>with</td>" in html
     assert html.count("<img") == 3  # bands, genotype, one co-medication

@@ -157,8 +157,10 @@ def _bands_figure(bands: pd.DataFrame, names: dict[str, str]) -> tuple[str, list
                 f"{name}: shown to {end:.0f} h; from then to the end of the output window "
                 f"({t[-1]:g} h) the 95% band stays below 1% of its peak"
             )
-    axes[1, 1].legend(loc="upper right", frameon=False)  # the empty corner of the slow decay
-    fig.tight_layout()
+    # one legend above the panels: inside, every corner is data for some regimen
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=2, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     return _png(fig, "pk_bands"), notes
 
 
@@ -175,7 +177,8 @@ def _group_panel(summary, groups, labels, title_of, names, colors) -> str:
         ax.tick_params(axis="x", labelsize=8)
         t = pd.concat(tables, ignore_index=True)
         if table is None:
-            table = t[["group", "n"]].copy()
+            table = t[["group"]].copy()
+            table["n"] = [f"{int(k):,}" for k in t["n"]]
         table[metric] = [
             f"{_num(r['median'])} ({_num(r['p05'])}–{_num(r['p95'])})" if r["n"] else ""
             for _, r in t.iterrows()
@@ -266,8 +269,9 @@ def render_pk_page(run_dir: str | Path) -> str:
             "Cmax and AUC by CYP2B6 diplotype",
             geno_html,
             "Diplotypes ordered by CYP2B6 activity (in brackets, relative to *1/*1; MODEL.md §2). "
-            "Boxes 25–75%, line median, whiskers 5–95% of patients; AUC from the first to the "
-            f"last output time (0–{sc.output.end:g} h).",
+            "Boxes 25–75%, line median, whiskers 5–95% of patients; AUC (exact) from the first "
+            f"to the last output time (0–{sc.output.end:g} h); Cmax is the largest concentration "
+            f"on the output grid (every {sc.output.step:g} h), so a coarse grid misses peaks.",
         ),
         _section(
             "comedication",
