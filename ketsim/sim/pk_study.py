@@ -17,7 +17,7 @@ from ketsim.core.pk.model import (
     build_system,
     individual_parameters,
 )
-from ketsim.core.pk.propagate import Propagator
+from ketsim.core.pk.propagate import POPULATION_BLOCK, Propagator
 from ketsim.core.resources import check_memory
 from ketsim.core.seeds import auxiliary_stream, root_entropy
 from ketsim.sim.compile import Dosing, compile_pk_study, pk_switches
@@ -102,7 +102,9 @@ def simulate_concentrations(
                 racemic=racemic,
             )
             # clip: every output is physically >= 0, so no table shows a round-off negative
-            prop = Propagator(build_system(ip, inf, bol, with_auc=with_auc), clip=True)
+            prop = Propagator(
+                build_system(ip, inf, bol, with_auc=with_auc), block=POPULATION_BLOCK, clip=True
+            )
             prop.run(plan, times, t0=min(0.0, float(plan.times[0])), out=out[e][idx])
     return out
 
