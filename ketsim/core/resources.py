@@ -15,8 +15,16 @@ magnitude that kill a machine, not to predict the last megabyte.
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
-__all__ = ["ENV_LIMIT", "ResourceLimitError", "check_memory", "memory_limit_bytes"]
+__all__ = [
+    "ENV_LIMIT",
+    "ResourceLimitError",
+    "check_disk",
+    "check_memory",
+    "memory_limit_bytes",
+]
 
 #: environment variable overriding the memory limit, in GB (decimal)
 ENV_LIMIT = "KETSIM_MEMORY_LIMIT_GB"
@@ -79,4 +87,33 @@ def check_memory(estimate_bytes: float, what: str, hint: str = "") -> None:
     if hint:
         msg += f"; {hint}"
     msg += f"; to allow it on a bigger machine set {ENV_LIMIT}"
+    raise ResourceLimitError(msg)
+
+
+def check_disk(estimate_bytes: float, directory, what: str, hint: str = "") -> None:
+    """Raise :class:`ResourceLimitError` if ``estimate_bytes`` exceed the free space of
+    ``directory`` (its nearest existing parent); a streamed run would otherwise fail hours in.
+
+    Parameters
+    ----------
+    estimate_bytes : estimated size of the files to write.
+    directory : where they go.
+    what : the output, in words.
+    hint : how to make it smaller.
+    """
+    d = Path(directory).absolute()
+    while not d.exists() and d != d.parent:
+        d = d.parent
+    try:
+        free = shutil.disk_usage(d).free
+    except OSError:
+        return
+    if estimate_bytes <= free:
+        return
+    msg = (
+        f"{what} needs about {_size(estimate_bytes)} of disk, more than the {_size(free)} "
+        f"free in {d}"
+    )
+    if hint:
+        msg += f"; {hint}"
     raise ResourceLimitError(msg)

@@ -49,6 +49,7 @@ AUXILIARY = {
     # ABC-SMC proposals of `ketsim calibrate`: particle i of generation t draws from
     # spawn_key (2**43, t + 1, i), so a fit does not depend on the number of workers
     "calibration_proposals": 2**43,
+    "pk_band_sample": 2**44,  # patients whose curves give the PK page's 5/50/95% bands
 }
 
 

@@ -171,13 +171,12 @@ def test_json_schema_accepts_the_shipped_scenarios_and_refuses_unknown_keys(tmp_
     assert any("dose" in e.message for e in validator.iter_errors(bad))
 
 
-def test_report_refuses_a_pk_run(tmp_path, capsys):
+def test_report_of_a_pk_run_is_its_pk_page(tmp_path, capsys):
     f = ROOT / "scenarios" / "examples" / "sigtermans_infusion_pk.yaml"
     out = tmp_path / "pk"
-    assert main(["pk", str(f), "--out", str(out), "--seed", "1", "--quiet"]) == 0
+    assert main(["pk", str(f), "--out", str(out), "--seed", "1", "--quiet", "--no-report"]) == 0
+    assert not (out / "pk.html").exists()
     capsys.readouterr()
-    assert main(["report", str(out)]) == 2
-    assert (
-        "is a pk run; the report covers power, sweep and samplesize runs" in capsys.readouterr().err
-    )
+    assert main(["report", str(out)]) == 0
+    assert f"wrote {out / 'pk.html'}" in capsys.readouterr().out
     assert not (out / "report.html").exists()

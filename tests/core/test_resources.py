@@ -52,8 +52,12 @@ def test_pk_of_ten_million_patients_is_refused_by_the_cli(tmp_path):
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env={**os.environ, ENV_LIMIT: "16"},
+        env={**os.environ, ENV_LIMIT: "1"},
     )
     assert r.returncode == 2
-    assert "population PK of 10,000,000 patients x 2,017 output times needs about" in r.stderr
+    # streamed, the estimate is the population's covariates plus one chunk (~4 GB), not 1.6 TB
+    assert (
+        "population PK of 10,000,000 patients x 2,017 output times, streamed in chunks of "
+        "881 patients needs about 4.0 GB, more than the limit of 1.0 GB" in r.stderr
+    )
     assert ENV_LIMIT in r.stderr and "Traceback" not in r.stderr

@@ -30,3 +30,10 @@ def test_auxiliary_keys_are_outside_every_replicate():
     keys = [*seeds.AUXILIARY.values(), seeds.TRUTH_REPLICATE]
     assert len(set(keys)) == len(keys)
     assert min(keys) >= 2**40  # replicate indices are bounded far below this
+
+
+def test_auxiliary_streams_never_share_a_key():
+    from ketsim.core.seeds import AUXILIARY, TRUTH_REPLICATE
+
+    keys = list(AUXILIARY.values()) + [TRUTH_REPLICATE]
+    assert len(set(keys)) == len(keys)

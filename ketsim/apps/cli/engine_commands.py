@@ -312,10 +312,20 @@ def _cmd_report(args) -> int:
 
             print(f"wrote {write_samplesize_page(args.run_dir, out=args.out)}")
             return EXIT_OK
+        if kind == "pk":
+            from ketsim.apps.report.pk_page import write_pk_page
+
+            try:
+                path = write_pk_page(args.run_dir, out=args.out)
+            except FileNotFoundError as err:  # a pk run written before bands.parquet existed
+                print(f"ketsim report: {args.run_dir}: {err}; re-run `ketsim pk`", file=sys.stderr)
+                return EXIT_USAGE
+            print(f"wrote {path}")
+            return EXIT_OK
         if kind not in ("power", "sweep"):
             print(
-                f"ketsim report: {args.run_dir} is a {kind or 'unknown'} run; the report covers "
-                "power, sweep and samplesize runs",
+                f"ketsim report: {args.run_dir} is a {kind or 'unknown'} run; reports cover "
+                "power, sweep, samplesize and pk runs (ketsim power / sweep / samplesize / pk)",
                 file=sys.stderr,
             )
             return EXIT_USAGE

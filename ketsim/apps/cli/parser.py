@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     pk.add_argument("--force", action="store_true", help="overwrite a run already in --out")
     pk.add_argument("--seed", type=int, help="root seed (default: the scenario's, else random)")
     pk.add_argument("--rows", type=int, default=20, help="patients to print (default 20)")
+    pk.add_argument(
+        "--chunk-memory-mb",
+        type=float,
+        default=256.0,
+        help="memory for one streamed chunk of patients, MB (default 256)",
+    )
+    pk.add_argument("--no-report", action="store_true", help="do not write pk.html")
     pk.add_argument("--quiet", action="store_true")
     pk.set_defaults(func=_cmd_pk)
 
@@ -159,10 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_explore_parser(sub)
 
     rp = sub.add_parser(
-        "report", help="(re)write the HTML report of a power, sweep or samplesize run"
+        "report",
+        help="(re)write the HTML report of a power, sweep or samplesize run, or the PK page of a "
+        "pk run",
     )
     rp.add_argument("run_dir")
-    rp.add_argument("--out", help="output file (default RUN_DIR/report.html)")
+    rp.add_argument(
+        "--out", help="output file (default RUN_DIR/report.html; RUN_DIR/pk.html for a pk run)"
+    )
     rp.add_argument(
         "--target",
         type=float,

@@ -105,13 +105,9 @@ def _cmd_schema(args) -> int:
 def _cmd_pk(args) -> int:
     import pandas as pd
 
-    from ketsim.sim.pk_study import simulate_pk
-    from ketsim.storage.files import (
-        versions,
-        write_json_atomic,
-        write_parquet_atomic,
-        write_text_atomic,
-    )
+    from ketsim.apps.pk_run import run_pk
+    from ketsim.apps.report.pk_page import write_pk_page
+    from ketsim.storage.files import write_json_atomic
 
     sc = _load(args.file)
     if sc is None:
@@ -119,53 +115,36 @@ def _cmd_pk(args) -> int:
     out = _output_dir(args, sc.name, "pk")
     if out is None:
         return EXIT_USAGE
-    t0 = time.perf_counter()
+    budget = args.chunk_memory_mb * 1e6
     try:
-        res = simulate_pk(sc, seed=args.seed)
-    except ValueError as err:  # e.g. ResourceLimitError: the estimate and how to lift it
-        print(f"ketsim pk: {args.file}: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    t_sim = time.perf_counter() - t0
-    summary = res.summary()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        write_parquet_atomic(out / "concentrations.parquet", res.to_frame())
-        write_parquet_atomic(out / "summary.parquet", summary)
-        write_parquet_atomic(out / "patients.parquet", res.population.to_frame())
-        write_text_atomic(out / "scenario.resolved.yaml", dump_scenario(sc))
-        write_json_atomic(
-            out / "manifest.json",
-            {
-                "command": "pk",
-                "argv": sys.argv,
-                "scenario": sc.name,
-                "seed_entropy": res.entropy,
-                "patients": res.population.n,
-                "output_times": int(res.times.size),
-                "versions": versions(),
-                "timings_s": {"simulate": t_sim, "total": time.perf_counter() - t0},
-                "files": [
-                    "concentrations.parquet",
-                    "summary.parquet",
-                    "patients.parquet",
-                    "scenario.resolved.yaml",
-                ],
-            },
+        plan, head, man = run_pk(
+            sc, out, seed=args.seed, budget_bytes=budget, scenario_text=dump_scenario(sc)
         )
     except OSError as err:
         print(f"ketsim pk: cannot write to {out}: {err.strerror or err}", file=sys.stderr)
         return EXIT_ERROR
+    except ValueError as err:  # e.g. ResourceLimitError: the estimate and how to lift it
+        print(f"ketsim pk: {args.file}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    page = None
+    if not args.no_report:
+        page = write_pk_page(out)
+        man["files"].append(page.name)
+        write_json_atomic(out / "manifest.json", man)
     if not args.quiet:
+        n, t_sim = plan.population.n, man["timings_s"]["simulate"]
         with pd.option_context("display.width", 160, "display.max_columns", 20):
-            cols = [c for c in summary.columns if c != "patient"]
-            shown = summary.head(args.rows)
             print(
-                f"scenario {sc.name}: {res.population.n} patients, seed {res.entropy}, "
-                f"{res.times.size} output times, simulated in {t_sim:.2f} s"
+                f"scenario {sc.name}: {n} patients, seed {plan.entropy}, "
+                f"{plan.times.size} output times, simulated in {t_sim:.2f} s "
+                f"({plan.chunk:,} patients per chunk, peak memory "
+                f"{man['peak_rss_bytes'] / 1e9:.2f} GB)"
             )
-            print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-            if len(summary) > args.rows:
-                print(f"... {len(summary) - args.rows} more patients; population:")
+            print(head.head(args.rows).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+            if n > args.rows:
+                summary = pd.read_parquet(out / "summary.parquet")
+                cols = [c for c in summary.columns if c != "patient"]
+                print(f"... {n - args.rows} more patients; population:")
                 print(
                     summary[cols]
                     .describe(percentiles=[0.05, 0.5, 0.95])
@@ -173,7 +152,8 @@ def _cmd_pk(args) -> int:
                     .to_string(float_format=lambda v: f"{v:.4g}")
                 )
         print(
-            f"wrote {out}/concentrations.parquet, summary.parquet, patients.parquet, manifest.json"
+            f"wrote {out}/concentrations.parquet, summary.parquet, patients.parquet, "
+            "bands.parquet, manifest.json" + (", pk.html" if page else "")
         )
     return EXIT_OK
 
