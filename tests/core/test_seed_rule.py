@@ -35,5 +35,5 @@ def test_auxiliary_keys_are_outside_every_replicate():
 def test_auxiliary_streams_never_share_a_key():
     from ketsim.core.seeds import AUXILIARY, TRUTH_REPLICATE
 
-    keys = list(AUXILIARY.values()) + [TRUTH_REPLICATE]
+    keys = [*AUXILIARY.values(), TRUTH_REPLICATE]
     assert len(set(keys)) == len(keys)
