@@ -160,6 +160,15 @@ class PKResult:
         return pd.DataFrame(rows)
 
 
+def _dose_uniforms(entropy: int, dosing: Dosing, n: int) -> dict:
+    """Each patient's uniform of every dose distribution (doses varying between patients):
+    replicate 0's dose streams, as a trial draws them, so PK and trial runs agree."""
+    return {
+        d: stream(entropy, 0, "population", K_DOSE, j).random(n)
+        for j, d in enumerate(dose_distributions(dosing))
+    }
+
+
 def simulate_pk(scenario: Scenario, seed: int | None = None, chunk: int = CHUNK) -> PKResult:
     """Run the scenario's population PK (replicate 0 of the seed tree).
 
@@ -177,11 +186,7 @@ def simulate_pk(scenario: Scenario, seed: int | None = None, chunk: int = CHUNK)
         "with `ketsim pk`, which holds one chunk of patients at a time)",
     )
     pop = sample_population(scenario.population, entropy, replicate=0)
-    # doses varying between patients: replicate 0's dose streams, as a trial draws them
-    dose_u = {
-        d: stream(entropy, 0, "population", K_DOSE, j).random(n)
-        for j, d in enumerate(dose_distributions(study.dosing))
-    }
+    dose_u = _dose_uniforms(entropy, study.dosing, n)
     conc = simulate_concentrations(
         pop.pk_covariates(),
         pop.eta_pk,
@@ -306,11 +311,7 @@ def plan_pk(
         band = np.sort(rng.choice(n, size=n_band, replace=False))
     else:
         band = np.arange(n)
-    # doses varying between patients: the same draws as simulate_pk (replicate 0's streams)
-    dose_u = {
-        d: stream(entropy, 0, "population", K_DOSE, j).random(n)
-        for j, d in enumerate(dose_distributions(study.dosing))
-    }
+    dose_u = _dose_uniforms(entropy, study.dosing, n)
     return PKPlan(scenario, entropy, pop, study.times_h, chunk, band, estimate, study, dose_u)
 
 
