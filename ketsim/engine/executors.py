@@ -72,6 +72,7 @@ class Task:
 
 def _run_task(task: Task) -> tuple[str, int, int, dict[str, pd.DataFrame], float]:
     t0 = time.perf_counter()
+    _relax_loky_leak_guard()
     if task.reference is not None:
         reps = range(task.lo, task.hi)
         tables = simulate_normal_chunk(task.scenario, task.entropy, reps, task.reference)
@@ -81,7 +82,49 @@ def _run_task(task: Task) -> tuple[str, int, int, dict[str, pd.DataFrame], float
         }
     else:
         tables = simulate_chunk(task.scenario, task.entropy, range(task.lo, task.hi))
+    _return_freed_memory()
     return task.cell, task.lo, task.hi, tables, time.perf_counter() - t0
+
+
+#: resident growth above a worker's first task that loky's guard tolerates here (its default,
+#: 300 MB, is smaller than the legitimate spread between ketsim's tasks)
+LOKY_GROWTH_LIMIT_BYTES = int(4e9)
+
+
+def _relax_loky_leak_guard() -> None:
+    """Let a loky worker run tasks of different sizes without being restarted as leaking.
+
+    loky records a worker's memory after its first task and restarts a worker that has grown
+    by 300 MB since, with "A worker stopped while some jobs were given to the executor" on the
+    user's terminal and a fresh ~1-s import. ketsim's tasks legitimately differ that much (a
+    125-trial chunk, a truth-trial piece, a power-curve cell at twice the size), and its own
+    resource check (:mod:`ketsim.core.resources`) bounds memory before a run starts. The guard
+    is a module global of loky's worker loop, read at each check, so raising it here (in the
+    worker) takes effect for the rest of the worker's life.
+    """
+    try:
+        from joblib.externals.loky import process_executor as pe
+    except ImportError:  # pragma: no cover - joblib is a hard dependency
+        return
+    if getattr(pe, "_MAX_MEMORY_LEAK_SIZE", LOKY_GROWTH_LIMIT_BYTES) < LOKY_GROWTH_LIMIT_BYTES:
+        pe._MAX_MEMORY_LEAK_SIZE = LOKY_GROWTH_LIMIT_BYTES
+
+
+def _return_freed_memory() -> None:
+    """Hand the chunk's freed arrays back to the OS (glibc keeps them in its arenas otherwise).
+
+    loky measures each worker's resident memory after its first task and restarts a worker
+    that has grown by 300 MB since (its memory-leak guard), with a warning on the user's
+    terminal and a fresh import; a truth-trial piece or a larger cell after a small first chunk
+    leaves exactly that much freed-but-retained memory behind. ``malloc_trim`` returns it; on
+    other C libraries this is a no-op.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _serial(tasks: list[Task]) -> Iterator:
