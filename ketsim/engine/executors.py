@@ -4,12 +4,14 @@ default chunk size.
 
 from __future__ import annotations
 
+import ctypes
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 from joblib import Parallel, delayed
+from joblib.externals.loky import process_executor as _loky_worker
 
 from ketsim.config.scenario import Scenario
 from ketsim.engine.chunks import (
@@ -102,10 +104,7 @@ def _relax_loky_leak_guard() -> None:
     is a module global of loky's worker loop, read at each check, so raising it here (in the
     worker) takes effect for the rest of the worker's life.
     """
-    try:
-        from joblib.externals.loky import process_executor as pe
-    except ImportError:  # pragma: no cover - joblib is a hard dependency
-        return
+    pe = _loky_worker
     if getattr(pe, "_MAX_MEMORY_LEAK_SIZE", LOKY_GROWTH_LIMIT_BYTES) < LOKY_GROWTH_LIMIT_BYTES:
         pe._MAX_MEMORY_LEAK_SIZE = LOKY_GROWTH_LIMIT_BYTES
 
@@ -120,8 +119,6 @@ def _return_freed_memory() -> None:
     other C libraries this is a no-op.
     """
     try:
-        import ctypes
-
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass

@@ -84,3 +84,16 @@ def test_foreign_locked_directory_message_is_clean(tmp_path):
         (tmp_path / "d").mkdir()
         (tmp_path / "d" / "x.txt").write_text("mine")
         RunStore.resume_at(tmp_path / "d", "power", {"a": 1}, None)
+
+
+def test_workers_raise_lokys_leak_guard_above_ketsims_task_spread():
+    """loky restarts a worker whose memory grows 300 MB past its first task (with a terminal
+    warning); ketsim's tasks differ by more than that, so the worker raises the guard. This
+    fails if loky renames the global, so a loky upgrade cannot silently bring the restarts back."""
+    from joblib.externals.loky import process_executor as pe
+
+    from ketsim.engine import executors
+
+    assert hasattr(pe, "_MAX_MEMORY_LEAK_SIZE")
+    executors._relax_loky_leak_guard()
+    assert pe._MAX_MEMORY_LEAK_SIZE >= executors.LOKY_GROWTH_LIMIT_BYTES
