@@ -36,6 +36,7 @@ class DesignDiscrimination:
     statistics: list[str]
     predictions: pd.DataFrame  # hypothesis x statistic: mean estimate, SD, power
     failed: dict[str, int]  # hypothesis -> trials with a failed fit (dropped)
+    entropy: int  # the root seed every run of the comparison shared
 
 
 def design_statistics(analyses: pd.DataFrame) -> tuple[np.ndarray, list[str], pd.DataFrame]:
@@ -122,7 +123,9 @@ def discriminate_designs(
             preds.append(p.rename_axis("statistic").reset_index())
         res = discriminate(samples, weights=weights, threshold=threshold)
         results.append(
-            DesignDiscrimination(sc.name, res, labels, pd.concat(preds, ignore_index=True), failed)
+            DesignDiscrimination(
+                sc.name, res, labels, pd.concat(preds, ignore_index=True), failed, int(seed)
+            )
         )
     return results
 

@@ -3,6 +3,7 @@ writes the discrimination tables and page."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pandas as pd
@@ -41,6 +42,13 @@ def test_discriminate_writes_tables_and_page(tmp_path, capsys):
     assert pred.loc["sustained_blockade", "mean_estimate"] < pred.loc["dahan", "mean_estimate"]
     page = (out / "discriminate.html").read_text()
     assert "tells the hypotheses apart best" in page and "short4h" in page
+    assert "root seed 5" in page  # the seed the runs used, recorded on the page
+    # --format csv: the summary table alone on standard output (the runs are resumed)
+    capsys.readouterr()
+    argv_csv = [a for a in argv if a != "--quiet"]
+    assert main([*argv_csv, "--hypotheses", "dahan,sustained_blockade", "--format", "csv"]) == 0
+    printed = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    pd.testing.assert_frame_equal(printed, pd.read_csv(out / "discriminate.csv"))
     # the runs under each hypothesis share the root seed (common random numbers)
     seeds = {
         json.loads((out / "short4h" / h / "manifest.json").read_text())["seed_entropy"]

@@ -8,7 +8,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ketsim.apps.cli.engine_commands import _engine_call, _run_options
+from ketsim.apps.cli.engine_commands import (
+    _csv_out,
+    _engine_args,
+    _engine_call,
+    _run_options,
+    _say,
+)
 from ketsim.apps.common import EXIT_OK, EXIT_USAGE, _load
 
 __all__ = ["add_discriminate_parser"]
@@ -32,7 +38,8 @@ def add_discriminate_parser(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="+", help="candidate designs (scenarios with analyses)")
-    p.add_argument("--replicates", type=int, default=400, help="trials per design x hypothesis")
+    # the engine's options, as for power (--replicates: trials per design x hypothesis)
+    _engine_args(p, 400)
     p.add_argument(
         "--hypotheses",
         default=",".join(LASTING_EFFECTS),
@@ -40,13 +47,6 @@ def add_discriminate_parser(sub) -> None:
     )
     p.add_argument("--weights", help="comma-separated prior weights, one per hypothesis")
     p.add_argument("--threshold", type=float, default=0.9, help="decisive posterior (0.9)")
-    p.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default 1)")
-    p.add_argument("--seed", type=int, help="root seed (default: the first design's, else random)")
-    p.add_argument("--out", help="output directory (default runs/discriminate-<UTC time>)")
-    p.add_argument("--backend", choices=("loky", "dask"), default="loky")
-    p.add_argument("--scheduler", help=argparse.SUPPRESS)
-    p.add_argument("--chunk-size", type=int, help="replicates per vectorised chunk")
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     p.set_defaults(func=_cmd_discriminate)
 
 
@@ -94,7 +94,7 @@ def _cmd_discriminate(args) -> int:
             print(f"{f}: analyses: none declared (each design needs analyses)", file=sys.stderr)
             return EXIT_USAGE
         designs.append(sc)
-    out = Path(args.out or f"runs/discriminate-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
+    out = Path(args.out or Path(args.runs_dir) / f"discriminate-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
     res, rc = _engine_call(
         "discriminate",
         discriminate_designs,
@@ -117,15 +117,23 @@ def _cmd_discriminate(args) -> int:
 
     preds = pd.concat([r.predictions.assign(design=r.name) for r in res], ignore_index=True)
     preds.to_csv(out / "predictions.csv", index=False)
-    seed = args.seed if args.seed is not None else designs[0].seed
-    write_text_atomic(out / "discriminate.html", render_discrimination(res, args.replicates, seed))
+    files = "discriminate.csv, confusion.csv, predictions.csv"
+    if not args.no_report:
+        page = render_discrimination(res, args.replicates, res[0].entropy)
+        write_text_atomic(out / "discriminate.html", page)
+        files += ", discriminate.html"
     if not args.quiet:
         cols = ["design", "accuracy", "accuracy_se", "decisive", "decisive_se", "chance"]
-        print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        print(
+        if args.format == "csv":
+            _csv_out(summary)
+        else:
+            print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        _say(
+            args,
             f"accuracy: P(the most probable hypothesis given one trial's estimates is the one that "
             f"generated it); decisive: P(its posterior >= {args.threshold:g}). "
-            f"{args.replicates} trials per design x hypothesis ({', '.join(hyps)})."
+            f"{args.replicates} trials per design x hypothesis ({', '.join(hyps)}), "
+            f"seed {res[0].entropy}.",
         )
-        print(f"wrote {out}/discriminate.csv, confusion.csv, predictions.csv, discriminate.html")
+        _say(args, f"wrote {out}/{files}")
     return EXIT_OK
