@@ -109,6 +109,16 @@ def _relax_loky_leak_guard() -> None:
         pe._MAX_MEMORY_LEAK_SIZE = LOKY_GROWTH_LIMIT_BYTES
 
 
+def _load_libc():
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: nothing to trim
+        return None
+
+
+_LIBC = _load_libc()
+
+
 def _return_freed_memory() -> None:
     """Hand the chunk's freed arrays back to the OS (glibc keeps them in its arenas otherwise).
 
@@ -118,10 +128,9 @@ def _return_freed_memory() -> None:
     leaves exactly that much freed-but-retained memory behind. ``malloc_trim`` returns it; on
     other C libraries this is a no-op.
     """
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    trim = getattr(_LIBC, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def _serial(tasks: list[Task]) -> Iterator:

@@ -273,3 +273,20 @@ def test_a_run_interrupted_mid_way_resumes_to_the_uninterrupted_posterior(
     assert again.resumed
     pd.testing.assert_frame_equal(again.posterior, ref.posterior)
     pd.testing.assert_frame_equal(again.generations, ref.generations)
+
+
+def test_particle_evaluation_leaves_the_callers_global_generators_alone():
+    import random
+
+    import numpy as np
+
+    from ketsim.apps.calibrate.abc_fit import _evaluate
+
+    np.random.seed(123)  # noqa: NPY002 - the state under test
+    random.seed(123)
+    before = (np.random.get_state()[1].copy(), random.getstate())  # noqa: NPY002
+    draws = _evaluate(lambda: (np.random.random(), random.random()), 7, 0, 0, 3)  # noqa: NPY002
+    assert len(set(draws)) == 3  # each particle its own seed
+    assert np.array_equal(np.random.get_state()[1], before[0])  # noqa: NPY002
+    assert random.getstate() == before[1]
+    assert _evaluate(lambda: (np.random.random(), random.random()), 7, 0, 0, 3) == draws  # noqa: NPY002

@@ -81,12 +81,19 @@ def _evaluate(simulate_one, entropy: int, t: int, lo: int, hi: int) -> list:
     if isinstance(simulate_one, bytes):
         simulate_one = cloudpickle.loads(simulate_one)
     out = []
-    for i in range(lo, hi):
-        words = particle_seed(entropy, t, i)
-        # pyabc and scipy.stats draw from the global generators: seed both
-        np.random.seed(words)  # noqa: NPY002 - pyabc's proposals use the legacy global state
-        random.seed(int.from_bytes(words.tobytes(), "little"))
-        out.append(simulate_one())
+    # pyabc's proposals (scipy.stats rvs without a random_state) draw from the legacy global
+    # generators, so each particle seeds them from the seed tree; the caller's global state is
+    # put back afterwards (with --jobs 1 this runs in the user's process)
+    saved_np, saved_py = np.random.get_state(), random.getstate()  # noqa: NPY002
+    try:
+        for i in range(lo, hi):
+            words = particle_seed(entropy, t, i)
+            np.random.seed(words)  # noqa: NPY002 - see above
+            random.seed(int.from_bytes(words.tobytes(), "little"))
+            out.append(simulate_one())
+    finally:
+        np.random.set_state(saved_np)  # noqa: NPY002
+        random.setstate(saved_py)
     return out
 
 
